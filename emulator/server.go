@@ -1,0 +1,262 @@
+// Package emulator is a local AWS endpoint that speaks the SSM Parameter
+// Store and KMS wire protocol (AWS JSON 1.1) and really encrypts SecureString
+// values under KMS keys. It is shaped like net/http/httptest: Start one, point
+// aws-sdk-go-v2 clients at its URL, Close it.
+package emulator
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ssmstate/ssmstate/emulator/internal/awsapi"
+	"github.com/ssmstate/ssmstate/emulator/internal/persist"
+)
+
+// DefaultAccount is the account that owns everything unless configured.
+const DefaultAccount = "000000000000"
+
+// DefaultRegion is used when a request carries no SigV4 credential scope.
+const DefaultRegion = "us-east-1"
+
+// Server is a running local endpoint.
+type Server struct {
+	// URL is the base URL, e.g. http://127.0.0.1:41234, for AWS_ENDPOINT_URL.
+	URL string
+
+	cfg      config
+	listener net.Listener
+	http     *http.Server
+	db       persist.DB
+	handlers map[string]serviceHandler // by X-Amz-Target
+	closeOne sync.Once
+	closeErr error
+}
+
+type serviceHandler struct {
+	service   string
+	operation string
+	handle    awsapi.Handler
+}
+
+// Start starts a local endpoint with the given options, listening on
+// 127.0.0.1 on a free port unless WithAddr says otherwise.
+func Start(opts ...Option) (*Server, error) {
+	cfg := defaultConfig()
+	for _, o := range opts {
+		o(&cfg)
+	}
+	var db persist.DB
+	if cfg.dataDir != "" {
+		var err error
+		if db, err = persist.Open(cfg.dataDir); err != nil {
+			return nil, err
+		}
+	} else {
+		db = persist.NewMemory()
+	}
+	s := &Server{cfg: cfg, db: db, handlers: map[string]serviceHandler{}}
+	if err := s.registerServices(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", cfg.addr)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("listen on %s: %w", cfg.addr, err)
+	}
+	s.listener = ln
+	s.URL = "http://" + ln.Addr().String()
+	s.http = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
+	go s.http.Serve(ln) //nolint:errcheck // returns ErrServerClosed on Close
+	return s, nil
+}
+
+// Close stops serving, waits for requests in flight, and closes the data store.
+func (s *Server) Close() error {
+	s.closeOne.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		err := s.http.Shutdown(ctx)
+		if derr := s.db.Close(); err == nil {
+			err = derr
+		}
+		s.closeErr = err
+	})
+	return s.closeErr
+}
+
+// Account returns the account that owns the endpoint's resources.
+func (s *Server) Account() string { return s.cfg.account }
+
+func (s *Server) register(service, targetPrefix string, handlers map[string]awsapi.Handler) {
+	for op, h := range handlers {
+		s.handlers[targetPrefix+"."+op] = serviceHandler{service: service, operation: op, handle: h}
+	}
+}
+
+// ServeHTTP routes AWS JSON 1.1 requests by X-Amz-Target, and STS query
+// requests by their Action.
+func (s *Server) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	reqID := newRequestID()
+	w.Header().Set("x-amzn-RequestId", reqID)
+	body, err := io.ReadAll(io.LimitReader(req.Body, 16<<20))
+	if err != nil {
+		writeJSONError(w, &awsapi.Error{Status: http.StatusBadRequest, Code: "SerializationException", Message: "could not read request body"})
+		return
+	}
+	r := &awsapi.Request{
+		Context:   req.Context(),
+		Region:    regionFromAuthorization(req.Header.Get("Authorization")),
+		Account:   s.cfg.account,
+		Partition: "aws",
+		Principal: awsapi.Principal{
+			ARN:         "arn:aws:iam::" + s.cfg.account + ":root",
+			Account:     s.cfg.account,
+			UserID:      s.cfg.account,
+			AccessKeyID: accessKeyFromAuthorization(req.Header.Get("Authorization")),
+		},
+		RequestID: reqID,
+		SourceIP:  remoteIP(req.RemoteAddr),
+		UserAgent: req.UserAgent(),
+		Time:      time.Now().UTC(),
+	}
+	if r.Region == "" {
+		r.Region = DefaultRegion
+	}
+	target := req.Header.Get("X-Amz-Target")
+	if target == "" {
+		s.serveQuery(w, r, body)
+		return
+	}
+	h, ok := s.handlers[target]
+	if !ok {
+		writeJSONError(w, &awsapi.Error{Status: http.StatusBadRequest, Code: "UnknownOperationException", Message: "Unknown operation " + target})
+		return
+	}
+	r.Service, r.Operation = h.service, h.operation
+	out, err := h.handle(r, body)
+	if err != nil {
+		var ae *awsapi.Error
+		if !errors.As(err, &ae) {
+			s.cfg.logger.Error("internal error", "target", target, "err", err)
+			ae = &awsapi.Error{Status: http.StatusInternalServerError, Code: "InternalServerError", Message: "internal error"}
+		}
+		writeJSONError(w, ae)
+		return
+	}
+	if out == nil {
+		out = struct{}{}
+	}
+	b, err := json.Marshal(out)
+	if err != nil {
+		writeJSONError(w, &awsapi.Error{Status: http.StatusInternalServerError, Code: "InternalServerError", Message: "internal error"})
+		return
+	}
+	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+	w.WriteHeader(http.StatusOK)
+	w.Write(b)
+}
+
+func writeJSONError(w http.ResponseWriter, e *awsapi.Error) {
+	body := map[string]string{"__type": e.Code}
+	if e.Message != "" {
+		body["message"] = e.Message
+	}
+	b, _ := json.Marshal(body)
+	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+	w.Header().Set("x-amzn-ErrorType", e.Code)
+	status := e.Status
+	if status == 0 {
+		status = http.StatusBadRequest
+	}
+	w.WriteHeader(status)
+	w.Write(b)
+}
+
+// regionFromAuthorization reads the Region from a SigV4 Authorization header:
+// "AWS4-HMAC-SHA256 Credential=AKID/20240101/us-east-1/ssm/aws4_request, ...".
+func regionFromAuthorization(h string) string {
+	scope := credentialScope(h)
+	parts := strings.Split(scope, "/")
+	if len(parts) >= 5 {
+		return parts[2]
+	}
+	return ""
+}
+
+func accessKeyFromAuthorization(h string) string {
+	scope := credentialScope(h)
+	if i := strings.IndexByte(scope, '/'); i > 0 {
+		return scope[:i]
+	}
+	return ""
+}
+
+func credentialScope(h string) string {
+	i := strings.Index(h, "Credential=")
+	if i < 0 {
+		return ""
+	}
+	rest := h[i+len("Credential="):]
+	if j := strings.IndexAny(rest, ", "); j >= 0 {
+		rest = rest[:j]
+	}
+	return rest
+}
+
+func remoteIP(addr string) string {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	return host
+}
+
+func newRequestID() string {
+	var b [16]byte
+	rand.Read(b[:])
+	h := hex.EncodeToString(b[:])
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+}
+
+// config is what Options set.
+type config struct {
+	addr    string
+	dataDir string
+	account string
+	logger  *slog.Logger
+}
+
+func defaultConfig() config {
+	return config{
+		addr:    "127.0.0.1:0",
+		account: DefaultAccount,
+		logger:  slog.New(slog.DiscardHandler),
+	}
+}
+
+// Option configures a Server.
+type Option func(*config)
+
+// WithAddr sets the listen address, e.g. "127.0.0.1:4566".
+func WithAddr(addr string) Option { return func(c *config) { c.addr = addr } }
+
+// WithDataDir keeps parameters and keys in dir so that they survive a restart.
+func WithDataDir(dir string) Option { return func(c *config) { c.dataDir = dir } }
+
+// WithAccount sets the account id that owns the endpoint's resources.
+func WithAccount(id string) Option { return func(c *config) { c.account = id } }
+
+// WithLogger sets where the endpoint logs (never secret values).
+func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
