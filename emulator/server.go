@@ -12,7 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"strings"
@@ -39,6 +38,7 @@ type Server struct {
 	http     *http.Server
 	db       persist.DB
 	handlers map[string]serviceHandler // by X-Amz-Target
+	realism  *realism
 	closeOne sync.Once
 	closeErr error
 }
@@ -65,7 +65,7 @@ func Start(opts ...Option) (*Server, error) {
 	} else {
 		db = persist.NewMemory()
 	}
-	s := &Server{cfg: cfg, db: db, handlers: map[string]serviceHandler{}}
+	s := &Server{cfg: cfg, db: db, handlers: map[string]serviceHandler{}, realism: newRealism(cfg.realism)}
 	if err := s.registerServices(); err != nil {
 		db.Close()
 		return nil, err
@@ -94,6 +94,36 @@ func (s *Server) Close() error {
 		s.closeErr = err
 	})
 	return s.closeErr
+}
+
+// applyRealism counts the call, waits the configured latency and decides on
+// injected faults and quotas. It returns nil to serve the call; otherwise the
+// error to answer with, or an empty *awsapi.Error when the connection was
+// reset and nothing must be written.
+func (s *Server) applyRealism(w http.ResponseWriter, r *awsapi.Request) *awsapi.Error {
+	delay, f := s.realism.decide(r.Service, r.Operation, r.Account, r.Region)
+	sleep(r.Context, delay)
+	switch f {
+	case faultReset:
+		resetConnection(w)
+		return &awsapi.Error{}
+	case faultInternal:
+		code := "InternalServerError"
+		switch r.Service {
+		case "kms":
+			code = "KMSInternalException"
+		case "sts":
+			code = "InternalFailure"
+		}
+		return &awsapi.Error{Status: http.StatusInternalServerError, Code: code, Message: "injected internal error"}
+	case faultThrottle:
+		code := "ThrottlingException"
+		if r.Service == "sts" {
+			code = "Throttling" // the query protocol's code
+		}
+		return &awsapi.Error{Status: http.StatusBadRequest, Code: code, Message: "Rate exceeded"}
+	}
+	return nil
 }
 
 // Account returns the account that owns the endpoint's resources.
@@ -136,7 +166,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	target := req.Header.Get("X-Amz-Target")
 	if target == "" {
-		s.serveQuery(w, r, body)
+		s.serveQuery(w, req, r, body)
 		return
 	}
 	h, ok := s.handlers[target]
@@ -145,6 +175,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	r.Service, r.Operation = h.service, h.operation
+	if e := s.applyRealism(w, r); e != nil {
+		if e.Code != "" {
+			writeJSONError(w, e)
+		}
+		return
+	}
 	out, err := h.handle(r, body)
 	if err != nil {
 		var ae *awsapi.Error
@@ -229,34 +265,3 @@ func newRequestID() string {
 	h := hex.EncodeToString(b[:])
 	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
 }
-
-// config is what Options set.
-type config struct {
-	addr    string
-	dataDir string
-	account string
-	logger  *slog.Logger
-}
-
-func defaultConfig() config {
-	return config{
-		addr:    "127.0.0.1:0",
-		account: DefaultAccount,
-		logger:  slog.New(slog.DiscardHandler),
-	}
-}
-
-// Option configures a Server.
-type Option func(*config)
-
-// WithAddr sets the listen address, e.g. "127.0.0.1:4566".
-func WithAddr(addr string) Option { return func(c *config) { c.addr = addr } }
-
-// WithDataDir keeps parameters and keys in dir so that they survive a restart.
-func WithDataDir(dir string) Option { return func(c *config) { c.dataDir = dir } }
-
-// WithAccount sets the account id that owns the endpoint's resources.
-func WithAccount(id string) Option { return func(c *config) { c.account = id } }
-
-// WithLogger sets where the endpoint logs (never secret values).
-func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
