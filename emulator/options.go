@@ -12,6 +12,7 @@ type config struct {
 	account string
 	logger  *slog.Logger
 	realism Realism
+	access  accessOptions // access control and audit; see iam.go
 }
 
 func defaultConfig() config {

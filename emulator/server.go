@@ -39,6 +39,7 @@ type Server struct {
 	db       persist.DB
 	handlers map[string]serviceHandler // by X-Amz-Target
 	realism  *realism
+	access   *access // access control and audit; see iam.go
 	closeOne sync.Once
 	closeErr error
 }
@@ -66,6 +67,11 @@ func Start(opts ...Option) (*Server, error) {
 		db = persist.NewMemory()
 	}
 	s := &Server{cfg: cfg, db: db, handlers: map[string]serviceHandler{}, realism: newRealism(cfg.realism)}
+	if err := s.setupAccess(); err != nil { // iam.go: before the services, which take its authorizer and auditor
+		db.Close()
+		return nil, err
+	}
+	s.registerAudit()
 	if err := s.registerServices(); err != nil {
 		db.Close()
 		return nil, err
@@ -165,6 +171,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		r.Region = DefaultRegion
 	}
 	target := req.Header.Get("X-Amz-Target")
+	if !s.authenticate(w, req, r, body, target) { // iam.go: SigV4 when --iam is on
+		return
+	}
 	if target == "" {
 		s.serveQuery(w, req, r, body)
 		return

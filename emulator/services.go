@@ -1,6 +1,23 @@
 package emulator
 
+import (
+	"fmt"
+
+	"github.com/ssmstate/ssmstate/emulator/internal/awsapi"
+	"github.com/ssmstate/ssmstate/emulator/internal/ssmemu"
+)
+
 // registerServices wires the services into the router.
 func (s *Server) registerServices() error {
+	if err := s.registerKMS(); err != nil {
+		return err
+	}
+	// SSM Parameter Store. Keys is nil until KMS is wired: SecureString
+	// operations then fail with InternalServerError.
+	ssmSvc, err := ssmemu.New(s.db, nil, awsapi.AllowAll{}, awsapi.NopAuditor{})
+	if err != nil {
+		return fmt.Errorf("start the SSM service: %w", err)
+	}
+	s.register(ssmemu.ServiceName, ssmemu.TargetPrefix, ssmSvc.Handlers())
 	return nil
 }
