@@ -3,7 +3,6 @@ package emulator
 import (
 	"fmt"
 
-	"github.com/ssmstate/ssmstate/emulator/internal/awsapi"
 	"github.com/ssmstate/ssmstate/emulator/internal/ssmemu"
 )
 
@@ -11,7 +10,7 @@ import (
 func (s *Server) registerServices() error {
 	// SSM Parameter Store. Keys is nil until KMS is wired: SecureString
 	// operations then fail with InternalServerError.
-	ssmSvc, err := ssmemu.New(s.db, nil, awsapi.AllowAll{}, awsapi.NopAuditor{})
+	ssmSvc, err := ssmemu.New(s.db, nil, s.authorizer(), s.auditor()) // iam.go: AllowAll unless --iam
 	if err != nil {
 		return fmt.Errorf("start the SSM service: %w", err)
 	}

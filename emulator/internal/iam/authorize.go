@@ -65,6 +65,8 @@ func (a *Authorizer) Authorize(r *awsapi.Request, c awsapi.Check) error {
 	setDefault("aws:principalarn", caller)
 	setDefault("aws:principalaccount", r.Principal.Account)
 	setDefault("aws:username", UserName(caller))
+	// The endpoint serves plain HTTP, so a request is never over TLS.
+	setDefault("aws:securetransport", "false")
 	if c.IsKMS {
 		setDefault("kms:calleraccount", r.Principal.Account)
 		setDefault("kms:viaservice", r.ViaService)
