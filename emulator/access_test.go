@@ -31,20 +31,20 @@ import (
 // aws-sdk-go-v2 clients signing with each principal's own credentials.
 
 const (
-	testAccount = "123456789012"
-	testRegion  = "us-east-1"
+	iamAccount = "123456789012"
+	iamRegion  = "us-east-1"
 )
 
-func userARN(name string) string { return "arn:aws:iam::" + testAccount + ":user/" + name }
+func iamUserARN(name string) string { return "arn:aws:iam::" + iamAccount + ":user/" + name }
 
-func paramARN(name string) string {
-	return "arn:aws:ssm:" + testRegion + ":" + testAccount + ":parameter" + name
+func iamParamARN(name string) string {
+	return "arn:aws:ssm:" + iamRegion + ":" + iamAccount + ":parameter" + name
 }
 
 // user is a principal named name with the given inline policies (JSON).
-func user(name string, policies ...string) emulator.IAMPrincipal {
+func iamUser(name string, policies ...string) emulator.IAMPrincipal {
 	p := emulator.IAMPrincipal{
-		ARN:             userARN(name),
+		ARN:             iamUserARN(name),
 		AccessKeyID:     "AKIA" + strings.ToUpper(fmt.Sprintf("%016x", []byte(name)))[:16],
 		SecretAccessKey: "secret-of-" + name,
 	}
@@ -55,7 +55,7 @@ func user(name string, policies ...string) emulator.IAMPrincipal {
 }
 
 // allow is a one-statement Allow policy.
-func allow(action, resource string) string {
+func allowPolicy(action, resource string) string {
 	return fmt.Sprintf(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":%q,"Resource":%q}]}`, action, resource)
 }
 
@@ -65,12 +65,12 @@ const adminPolicy = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Act
 // everything) and the given ones.
 func startIAM(t *testing.T, principals ...emulator.IAMPrincipal) *emulator.Server {
 	t.Helper()
-	cfg := emulator.IAMConfig{Account: testAccount, Principals: append([]emulator.IAMPrincipal{user("admin", adminPolicy)}, principals...)}
+	cfg := emulator.IAMConfig{Account: iamAccount, Principals: append([]emulator.IAMPrincipal{iamUser("admin", adminPolicy)}, principals...)}
 	return emulator.NewTestServer(t, emulator.WithIAMConfig(cfg))
 }
 
 func cfgAs(srv *emulator.Server, p emulator.IAMPrincipal) aws.Config {
-	c := srv.AWSConfigWithCredentials(testRegion, p.AccessKeyID, p.SecretAccessKey)
+	c := srv.AWSConfigWithCredentials(iamRegion, p.AccessKeyID, p.SecretAccessKey)
 	if p.SessionToken != "" {
 		c.Credentials = credentials.NewStaticCredentialsProvider(p.AccessKeyID, p.SecretAccessKey, p.SessionToken)
 	}
@@ -86,15 +86,15 @@ func kmsAs(srv *emulator.Server, p emulator.IAMPrincipal) *kms.Client {
 	return kms.NewFromConfig(cfgAs(srv, p))
 }
 
-func ctx(t *testing.T) context.Context {
+func actx(t *testing.T) context.Context {
 	c, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	t.Cleanup(cancel)
 	return c
 }
 
-// wantAPIError checks that err is the AWS error code with exactly message
+// wantAccessErr checks that err is the AWS error code with exactly message
 // (or, if message ends in "…", a message starting with what precedes it).
-func wantAPIError(t *testing.T, err error, code, message string) {
+func wantAccessErr(t *testing.T, err error, code, message string) {
 	t.Helper()
 	var ae smithy.APIError
 	if !errors.As(err, &ae) {
@@ -112,9 +112,9 @@ func wantAPIError(t *testing.T, err error, code, message string) {
 	}
 }
 
-func putString(t *testing.T, srv *emulator.Server, name, value string) {
+func adminPutString(t *testing.T, srv *emulator.Server, name, value string) {
 	t.Helper()
-	_, err := ssmAs(srv, user("admin", adminPolicy)).PutParameter(ctx(t), &ssm.PutParameterInput{
+	_, err := ssmAs(srv, iamUser("admin", adminPolicy)).PutParameter(actx(t), &ssm.PutParameterInput{
 		Name: aws.String(name), Value: aws.String(value), Type: ssmtypes.ParameterTypeString, Overwrite: aws.Bool(true)})
 	if err != nil {
 		t.Fatalf("admin puts %s: %v", name, err)
@@ -127,38 +127,38 @@ const (
 )
 
 func TestAccessRefusesBadSignature(t *testing.T) {
-	reader := user("reader", allow("ssm:*", "*"))
+	reader := iamUser("reader", allowPolicy("ssm:*", "*"))
 	srv := startIAM(t, reader)
 	wrong := reader
 	wrong.SecretAccessKey = "not-the-secret"
-	_, err := ssmAs(srv, wrong).DescribeParameters(ctx(t), &ssm.DescribeParametersInput{})
-	wantAPIError(t, err, "InvalidSignatureException", msgBadSignature)
+	_, err := ssmAs(srv, wrong).DescribeParameters(actx(t), &ssm.DescribeParametersInput{})
+	wantAccessErr(t, err, "InvalidSignatureException", msgBadSignature)
 
 	// STS speaks the query protocol: the same refusal as SignatureDoesNotMatch.
-	_, err = sts.NewFromConfig(cfgAs(srv, wrong)).GetCallerIdentity(ctx(t), &sts.GetCallerIdentityInput{})
-	wantAPIError(t, err, "SignatureDoesNotMatch", msgBadSignature)
+	_, err = sts.NewFromConfig(cfgAs(srv, wrong)).GetCallerIdentity(actx(t), &sts.GetCallerIdentityInput{})
+	wantAccessErr(t, err, "SignatureDoesNotMatch", msgBadSignature)
 
 	// With the right secret the same calls go through, as reader.
-	if _, err := ssmAs(srv, reader).DescribeParameters(ctx(t), &ssm.DescribeParametersInput{}); err != nil {
+	if _, err := ssmAs(srv, reader).DescribeParameters(actx(t), &ssm.DescribeParametersInput{}); err != nil {
 		t.Fatalf("reader with its own secret: %v", err)
 	}
-	id, err := sts.NewFromConfig(cfgAs(srv, reader)).GetCallerIdentity(ctx(t), &sts.GetCallerIdentityInput{})
+	id, err := sts.NewFromConfig(cfgAs(srv, reader)).GetCallerIdentity(actx(t), &sts.GetCallerIdentityInput{})
 	if err != nil {
 		t.Fatalf("GetCallerIdentity: %v", err)
 	}
-	if aws.ToString(id.Arn) != reader.ARN || aws.ToString(id.Account) != testAccount {
-		t.Fatalf("GetCallerIdentity = %s in %s, want %s in %s", aws.ToString(id.Arn), aws.ToString(id.Account), reader.ARN, testAccount)
+	if aws.ToString(id.Arn) != reader.ARN || aws.ToString(id.Account) != iamAccount {
+		t.Fatalf("GetCallerIdentity = %s in %s, want %s in %s", aws.ToString(id.Arn), aws.ToString(id.Account), reader.ARN, iamAccount)
 	}
 }
 
 func TestAccessRefusesTamperedBody(t *testing.T) {
-	reader := user("reader", allow("ssm:*", "*"))
+	reader := iamUser("reader", allowPolicy("ssm:*", "*"))
 	srv := startIAM(t, reader)
 	// A request signed for one body and sent with another: the payload hash
 	// is part of the signature.
-	req := signedRequest(t, srv, reader, `{"Name":"/a"}`, time.Now())
+	req := signedSSMRequest(t, srv, reader, `{"Name":"/a"}`, time.Now())
 	req.Body = io.NopCloser(strings.NewReader(`{"Name":"/b"}`))
-	code, msg := send(t, req)
+	code, msg := sendSigned(t, req)
 	if code != "InvalidSignatureException" || msg != msgBadSignature {
 		t.Fatalf("tampered body: %s %q, want InvalidSignatureException", code, msg)
 	}
@@ -166,31 +166,31 @@ func TestAccessRefusesTamperedBody(t *testing.T) {
 
 func TestAccessRefusesUnknownAccessKey(t *testing.T) {
 	srv := startIAM(t)
-	stranger := user("stranger")
-	_, err := ssmAs(srv, stranger).DescribeParameters(ctx(t), &ssm.DescribeParametersInput{})
-	wantAPIError(t, err, "UnrecognizedClientException", msgBadToken)
-	_, err = kmsAs(srv, stranger).ListKeys(ctx(t), &kms.ListKeysInput{})
-	wantAPIError(t, err, "UnrecognizedClientException", msgBadToken)
-	_, err = sts.NewFromConfig(cfgAs(srv, stranger)).GetCallerIdentity(ctx(t), &sts.GetCallerIdentityInput{})
-	wantAPIError(t, err, "InvalidClientTokenId", msgBadToken)
+	stranger := iamUser("stranger")
+	_, err := ssmAs(srv, stranger).DescribeParameters(actx(t), &ssm.DescribeParametersInput{})
+	wantAccessErr(t, err, "UnrecognizedClientException", msgBadToken)
+	_, err = kmsAs(srv, stranger).ListKeys(actx(t), &kms.ListKeysInput{})
+	wantAccessErr(t, err, "UnrecognizedClientException", msgBadToken)
+	_, err = sts.NewFromConfig(cfgAs(srv, stranger)).GetCallerIdentity(actx(t), &sts.GetCallerIdentityInput{})
+	wantAccessErr(t, err, "InvalidClientTokenId", msgBadToken)
 }
 
 func TestAccessSessionToken(t *testing.T) {
-	temp := user("temp", allow("ssm:DescribeParameters", "*"))
+	temp := iamUser("temp", allowPolicy("ssm:DescribeParameters", "*"))
 	temp.SessionToken = "FwoGZXIvYXdzEXAMPLETOKEN"
 	srv := startIAM(t, temp)
-	if _, err := ssmAs(srv, temp).DescribeParameters(ctx(t), &ssm.DescribeParametersInput{}); err != nil {
+	if _, err := ssmAs(srv, temp).DescribeParameters(actx(t), &ssm.DescribeParametersInput{}); err != nil {
 		t.Fatalf("with its session token: %v", err)
 	}
 	noToken := temp
 	noToken.SessionToken = ""
-	_, err := ssmAs(srv, noToken).DescribeParameters(ctx(t), &ssm.DescribeParametersInput{})
-	wantAPIError(t, err, "UnrecognizedClientException", msgBadToken)
+	_, err := ssmAs(srv, noToken).DescribeParameters(actx(t), &ssm.DescribeParametersInput{})
+	wantAccessErr(t, err, "UnrecognizedClientException", msgBadToken)
 }
 
-// signedRequest builds an SSM DescribeParameters request signed by p at
+// signedSSMRequest builds an SSM DescribeParameters request signed by p at
 // signedAt with the SDK's signer, as a client whose clock is off would.
-func signedRequest(t *testing.T, srv *emulator.Server, p emulator.IAMPrincipal, body string, signedAt time.Time) *http.Request {
+func signedSSMRequest(t *testing.T, srv *emulator.Server, p emulator.IAMPrincipal, body string, signedAt time.Time) *http.Request {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodPost, srv.URL+"/", strings.NewReader(body))
 	if err != nil {
@@ -198,15 +198,15 @@ func signedRequest(t *testing.T, srv *emulator.Server, p emulator.IAMPrincipal, 
 	}
 	req.Header.Set("Content-Type", "application/x-amz-json-1.1")
 	req.Header.Set("X-Amz-Target", "AmazonSSM.DescribeParameters")
-	hash := sha256Hex(body)
+	hash := sha256HexOf(body)
 	creds := aws.Credentials{AccessKeyID: p.AccessKeyID, SecretAccessKey: p.SecretAccessKey}
-	if err := v4.NewSigner().SignHTTP(context.Background(), creds, req, hash, "ssm", testRegion, signedAt); err != nil {
+	if err := v4.NewSigner().SignHTTP(context.Background(), creds, req, hash, "ssm", iamRegion, signedAt); err != nil {
 		t.Fatal(err)
 	}
 	return req
 }
 
-func send(t *testing.T, req *http.Request) (code, message string) {
+func sendSigned(t *testing.T, req *http.Request) (code, message string) {
 	t.Helper()
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -231,16 +231,16 @@ func send(t *testing.T, req *http.Request) (code, message string) {
 }
 
 func TestAccessRefusesStaleTimestamp(t *testing.T) {
-	reader := user("reader", allow("ssm:*", "*"))
+	reader := iamUser("reader", allowPolicy("ssm:*", "*"))
 	srv := startIAM(t, reader)
 	old := time.Now().UTC().Add(-20 * time.Minute)
-	code, msg := send(t, signedRequest(t, srv, reader, "{}", old))
+	code, msg := sendSigned(t, signedSSMRequest(t, srv, reader, "{}", old))
 	want := "Signature expired: " + old.Format("20060102T150405Z") + " is now earlier than "
 	if code != "InvalidSignatureException" || !strings.HasPrefix(msg, want) || !strings.HasSuffix(msg, " - 15 min.)") {
 		t.Fatalf("stale request: %s %q, want InvalidSignatureException %q… (… - 15 min.)", code, msg, want)
 	}
 	// A clock 5 minutes off is within AWS's tolerance.
-	if code, msg := send(t, signedRequest(t, srv, reader, "{}", time.Now().Add(-5*time.Minute))); code != "" {
+	if code, msg := sendSigned(t, signedSSMRequest(t, srv, reader, "{}", time.Now().Add(-5*time.Minute))); code != "" {
 		t.Fatalf("request 5 minutes old: %s %s, want it served", code, msg)
 	}
 	// The refusals are in the audit log with the principal they claimed.
@@ -257,8 +257,8 @@ func TestAccessRefusesStaleTimestamp(t *testing.T) {
 
 func TestAccessOpenWithoutIAM(t *testing.T) {
 	srv := emulator.NewTestServer(t)
-	c := srv.AWSConfigWithCredentials(testRegion, "ANYKEY", "anysecret")
-	if _, err := ssm.NewFromConfig(c).DescribeParameters(ctx(t), &ssm.DescribeParametersInput{}); err != nil {
+	c := srv.AWSConfigWithCredentials(iamRegion, "ANYKEY", "anysecret")
+	if _, err := ssm.NewFromConfig(c).DescribeParameters(actx(t), &ssm.DescribeParametersInput{}); err != nil {
 		t.Fatalf("open endpoint refused arbitrary credentials: %v", err)
 	}
 }
@@ -267,22 +267,22 @@ func TestAccessIAMFile(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "iam.json")
 	file := `{
-  "account": "` + testAccount + `",
+  "account": "` + iamAccount + `",
   "principals": [
-    {"arn": "` + userARN("node1") + `", "accessKeyId": "AKIANODE1", "secretAccessKey": "s1",
-     "policies": [` + allow("ssm:GetParameter", paramARN("/ts/node1")) + `]}
+    {"arn": "` + iamUserARN("node1") + `", "accessKeyId": "AKIANODE1", "secretAccessKey": "s1",
+     "policies": [` + allowPolicy("ssm:GetParameter", iamParamARN("/ts/node1")) + `]}
   ]
 }`
 	if err := os.WriteFile(path, []byte(file), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	srv := emulator.NewTestServer(t, emulator.WithIAM(path))
-	node1 := emulator.IAMPrincipal{ARN: userARN("node1"), AccessKeyID: "AKIANODE1", SecretAccessKey: "s1"}
-	_, err := ssmAs(srv, node1).GetParameter(ctx(t), &ssm.GetParameterInput{Name: aws.String("/ts/node1")})
-	wantAPIError(t, err, "ParameterNotFound", "")
-	_, err = ssmAs(srv, node1).GetParameter(ctx(t), &ssm.GetParameterInput{Name: aws.String("/ts/node2")})
-	wantAPIError(t, err, "AccessDeniedException",
-		"User: "+userARN("node1")+" is not authorized to perform: ssm:GetParameter on resource: "+paramARN("/ts/node2")+" because no identity-based policy allows the ssm:GetParameter action")
+	node1 := emulator.IAMPrincipal{ARN: iamUserARN("node1"), AccessKeyID: "AKIANODE1", SecretAccessKey: "s1"}
+	_, err := ssmAs(srv, node1).GetParameter(actx(t), &ssm.GetParameterInput{Name: aws.String("/ts/node1")})
+	wantAccessErr(t, err, "ParameterNotFound", "")
+	_, err = ssmAs(srv, node1).GetParameter(actx(t), &ssm.GetParameterInput{Name: aws.String("/ts/node2")})
+	wantAccessErr(t, err, "AccessDeniedException",
+		"User: "+iamUserARN("node1")+" is not authorized to perform: ssm:GetParameter on resource: "+iamParamARN("/ts/node2")+" because no identity-based policy allows the ssm:GetParameter action")
 
 	// A file with a mistake does not start, and says what is wrong.
 	bad := strings.Replace(file, `"accessKeyId"`, `"accessKey"`, 1)
@@ -298,61 +298,61 @@ func TestAccessIAMFile(t *testing.T) {
 }
 
 func TestAccessExplicitDenyBeatsAllow(t *testing.T) {
-	p := user("p", allow("ssm:*", "*"),
+	p := iamUser("p", allowPolicy("ssm:*", "*"),
 		`{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"ssm:GetParameter","Resource":"arn:aws:ssm:*:*:parameter/secret/*"}]}`)
 	srv := startIAM(t, p)
-	putString(t, srv, "/secret/a", "x")
-	putString(t, srv, "/public/a", "y")
+	adminPutString(t, srv, "/secret/a", "x")
+	adminPutString(t, srv, "/public/a", "y")
 	c := ssmAs(srv, p)
-	if _, err := c.GetParameter(ctx(t), &ssm.GetParameterInput{Name: aws.String("/public/a")}); err != nil {
+	if _, err := c.GetParameter(actx(t), &ssm.GetParameterInput{Name: aws.String("/public/a")}); err != nil {
 		t.Fatalf("allowed read: %v", err)
 	}
-	_, err := c.GetParameter(ctx(t), &ssm.GetParameterInput{Name: aws.String("/secret/a")})
-	wantAPIError(t, err, "AccessDeniedException",
-		"User: "+p.ARN+" is not authorized to perform: ssm:GetParameter on resource: "+paramARN("/secret/a")+" with an explicit deny in an identity-based policy")
+	_, err := c.GetParameter(actx(t), &ssm.GetParameterInput{Name: aws.String("/secret/a")})
+	wantAccessErr(t, err, "AccessDeniedException",
+		"User: "+p.ARN+" is not authorized to perform: ssm:GetParameter on resource: "+iamParamARN("/secret/a")+" with an explicit deny in an identity-based policy")
 }
 
 func TestAccessNotActionAndWildcards(t *testing.T) {
-	notDelete := user("notdelete", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","NotAction":["ssm:Delete*","kms:*"],"Resource":"*"}]}`)
+	notDelete := iamUser("notdelete", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","NotAction":["ssm:Delete*","kms:*"],"Resource":"*"}]}`)
 	// Actions match case-insensitively; ? is one character; resources
 	// match case-sensitively.
-	appReader := user("appreader", allow("SSM:get?arameter*", "arn:aws:ssm:us-east-1:"+testAccount+":parameter/app/*"))
-	notResource := user("notresource", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ssm:GetParameter","NotResource":"arn:aws:ssm:*:*:parameter/app/*"}]}`)
+	appReader := iamUser("appreader", allowPolicy("SSM:get?arameter*", "arn:aws:ssm:us-east-1:"+iamAccount+":parameter/app/*"))
+	notResource := iamUser("notresource", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ssm:GetParameter","NotResource":"arn:aws:ssm:*:*:parameter/app/*"}]}`)
 	srv := startIAM(t, notDelete, appReader, notResource)
-	putString(t, srv, "/app/db", "x")
-	putString(t, srv, "/other", "y")
+	adminPutString(t, srv, "/app/db", "x")
+	adminPutString(t, srv, "/other", "y")
 
-	if _, err := ssmAs(srv, notDelete).GetParameter(ctx(t), &ssm.GetParameterInput{Name: aws.String("/other")}); err != nil {
+	if _, err := ssmAs(srv, notDelete).GetParameter(actx(t), &ssm.GetParameterInput{Name: aws.String("/other")}); err != nil {
 		t.Fatalf("NotAction Delete*: GetParameter: %v", err)
 	}
-	_, err := ssmAs(srv, notDelete).DeleteParameter(ctx(t), &ssm.DeleteParameterInput{Name: aws.String("/other")})
-	wantAPIError(t, err, "AccessDeniedException", "User: "+notDelete.ARN+" is not authorized to perform: ssm:DeleteParameter on resource: "+paramARN("/other")+" because no identity-based policy allows the ssm:DeleteParameter action")
+	_, err := ssmAs(srv, notDelete).DeleteParameter(actx(t), &ssm.DeleteParameterInput{Name: aws.String("/other")})
+	wantAccessErr(t, err, "AccessDeniedException", "User: "+notDelete.ARN+" is not authorized to perform: ssm:DeleteParameter on resource: "+iamParamARN("/other")+" because no identity-based policy allows the ssm:DeleteParameter action")
 
 	a := ssmAs(srv, appReader)
-	if _, err := a.GetParameter(ctx(t), &ssm.GetParameterInput{Name: aws.String("/app/db")}); err != nil {
+	if _, err := a.GetParameter(actx(t), &ssm.GetParameterInput{Name: aws.String("/app/db")}); err != nil {
 		t.Fatalf("wildcard action and resource: %v", err)
 	}
-	if _, err := a.GetParameters(ctx(t), &ssm.GetParametersInput{Names: []string{"/app/db"}}); err != nil {
+	if _, err := a.GetParameters(actx(t), &ssm.GetParametersInput{Names: []string{"/app/db"}}); err != nil {
 		t.Fatalf("get?arameter* matches GetParameters: %v", err)
 	}
-	_, err = a.GetParameter(ctx(t), &ssm.GetParameterInput{Name: aws.String("/other")})
-	wantAPIError(t, err, "AccessDeniedException", "User: "+appReader.ARN+" is not authorized to perform: ssm:GetParameter…")
-	_, err = a.PutParameter(ctx(t), &ssm.PutParameterInput{Name: aws.String("/app/db"), Value: aws.String("z"), Type: ssmtypes.ParameterTypeString, Overwrite: aws.Bool(true)})
-	wantAPIError(t, err, "AccessDeniedException", "User: "+appReader.ARN+" is not authorized to perform: ssm:PutParameter…")
+	_, err = a.GetParameter(actx(t), &ssm.GetParameterInput{Name: aws.String("/other")})
+	wantAccessErr(t, err, "AccessDeniedException", "User: "+appReader.ARN+" is not authorized to perform: ssm:GetParameter…")
+	_, err = a.PutParameter(actx(t), &ssm.PutParameterInput{Name: aws.String("/app/db"), Value: aws.String("z"), Type: ssmtypes.ParameterTypeString, Overwrite: aws.Bool(true)})
+	wantAccessErr(t, err, "AccessDeniedException", "User: "+appReader.ARN+" is not authorized to perform: ssm:PutParameter…")
 
 	n := ssmAs(srv, notResource)
-	if _, err := n.GetParameter(ctx(t), &ssm.GetParameterInput{Name: aws.String("/other")}); err != nil {
+	if _, err := n.GetParameter(actx(t), &ssm.GetParameterInput{Name: aws.String("/other")}); err != nil {
 		t.Fatalf("NotResource outside /app: %v", err)
 	}
-	_, err = n.GetParameter(ctx(t), &ssm.GetParameterInput{Name: aws.String("/app/db")})
-	wantAPIError(t, err, "AccessDeniedException", "User: "+notResource.ARN+" is not authorized to perform: ssm:GetParameter…")
+	_, err = n.GetParameter(actx(t), &ssm.GetParameterInput{Name: aws.String("/app/db")})
+	wantAccessErr(t, err, "AccessDeniedException", "User: "+notResource.ARN+" is not authorized to perform: ssm:GetParameter…")
 }
 
 // TestAccessConditionOperators evaluates each operator over request keys the
 // endpoint fills for every call (aws:PrincipalArn, aws:SecureTransport) and
 // one it does not fill for SSM calls (kms:ViaService).
 func TestAccessConditionOperators(t *testing.T) {
-	me := func(name string) string { return userARN(name) }
+	me := func(name string) string { return iamUserARN(name) }
 	cases := []struct {
 		name, op, key string
 		values        any
@@ -367,7 +367,7 @@ func TestAccessConditionOperators(t *testing.T) {
 		{"sl-miss", "StringLike", "aws:PrincipalArn", "arn:aws:iam::*:role/*", false},
 		{"snl-hit", "StringNotLike", "aws:PrincipalArn", "arn:aws:iam::*:role/*", true},
 		{"snl-miss", "StringNotLike", "aws:PrincipalArn", "*:user/snl-*", false},
-		{"al-hit", "ArnLike", "aws:PrincipalArn", "arn:aws:iam::" + testAccount + ":user/al-*", true},
+		{"al-hit", "ArnLike", "aws:PrincipalArn", "arn:aws:iam::" + iamAccount + ":user/al-*", true},
 		{"al-miss", "ArnLike", "aws:PrincipalArn", "arn:aws:iam::999999999999:user/*", false},
 		{"ae-hit", "ArnEquals", "aws:PrincipalArn", me("ae-hit"), true},
 		{"ae-miss", "ArnEquals", "aws:PrincipalArn", me("other"), false},
@@ -392,25 +392,25 @@ func TestAccessConditionOperators(t *testing.T) {
 	var principals []emulator.IAMPrincipal
 	for _, c := range cases {
 		cond, _ := json.Marshal(map[string]map[string]any{c.op: {c.key: c.values}})
-		principals = append(principals, user(c.name, fmt.Sprintf(
+		principals = append(principals, iamUser(c.name, fmt.Sprintf(
 			`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ssm:GetParameter","Resource":"*","Condition":%s}]}`, cond)))
 	}
 	srv := startIAM(t, principals...)
-	putString(t, srv, "/cond", "v")
+	adminPutString(t, srv, "/cond", "v")
 	for i, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := ssmAs(srv, principals[i]).GetParameter(ctx(t), &ssm.GetParameterInput{Name: aws.String("/cond")})
+			_, err := ssmAs(srv, principals[i]).GetParameter(actx(t), &ssm.GetParameterInput{Name: aws.String("/cond")})
 			if c.allowed && err != nil {
 				t.Fatalf("%s %s %v: %v, want allowed", c.op, c.key, c.values, err)
 			}
 			if !c.allowed {
-				wantAPIError(t, err, "AccessDeniedException", "User: "+principals[i].ARN+" is not authorized to perform: ssm:GetParameter on resource: "+paramARN("/cond")+" because no identity-based policy allows the ssm:GetParameter action")
+				wantAccessErr(t, err, "AccessDeniedException", "User: "+principals[i].ARN+" is not authorized to perform: ssm:GetParameter on resource: "+iamParamARN("/cond")+" because no identity-based policy allows the ssm:GetParameter action")
 			}
 		})
 	}
 }
 
-func sha256Hex(s string) string {
+func sha256HexOf(s string) string {
 	sum := sha256.Sum256([]byte(s))
 	return hex.EncodeToString(sum[:])
 }
