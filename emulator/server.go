@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/ssmstate/ssmstate/emulator/internal/awsapi"
+	"github.com/ssmstate/ssmstate/emulator/internal/kmsemu"
 	"github.com/ssmstate/ssmstate/emulator/internal/persist"
 )
 
@@ -39,6 +40,7 @@ type Server struct {
 	db       persist.DB
 	handlers map[string]serviceHandler // by X-Amz-Target
 	realism  *realism
+	kms      *kmsemu.Service
 	access   *access // access control and audit; see iam.go
 	closeOne sync.Once
 	closeErr error

@@ -8,6 +8,9 @@ import (
 
 // registerServices wires the services into the router.
 func (s *Server) registerServices() error {
+	if err := s.registerKMS(); err != nil {
+		return err
+	}
 	// SSM Parameter Store. Keys is nil until KMS is wired: SecureString
 	// operations then fail with InternalServerError.
 	ssmSvc, err := ssmemu.New(s.db, nil, s.authorizer(), s.auditor()) // iam.go: AllowAll unless --iam

@@ -55,8 +55,7 @@ func (s *Service) describeParameters(r *awsapi.Request, body []byte) (any, []str
 	if err != nil {
 		return nil, nil, err
 	}
-	// ssm:DescribeParameters has no resource-level permissions in IAM.
-	if err := s.authorize(r, "DescribeParameters", "*"); err != nil {
+	if err := s.authorize(r, "DescribeParameters", "arn:"+r.Partition+":ssm:"+r.Region+":"+r.Account+":*"); err != nil {
 		return nil, nil, err
 	}
 	recs, err := s.all(r.Region)
