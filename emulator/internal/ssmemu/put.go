@@ -29,6 +29,9 @@ const (
 	msgAlreadyExists   = "The parameter already exists. To overwrite this request value, set the overwrite option in the request to true."
 )
 
+// keyIDPattern is ParameterKeyId's pattern in the API model.
+var keyIDPattern = regexp.MustCompile(`^([a-zA-Z0-9:/_-]+)$`)
+
 type tag struct {
 	Key   string `json:"Key"`
 	Value string `json:"Value"`
@@ -99,6 +102,9 @@ func (s *Service) putParameter(r *awsapi.Request, body []byte) (any, []string, e
 	}
 	if in.Description != nil && utf8.RuneCountInString(*in.Description) > 1024 {
 		return nil, res, errValidation("1 validation error detected: Value at 'description' failed to satisfy constraint: Member must have length less than or equal to 1024")
+	}
+	if in.KeyID != nil && (len(*in.KeyID) > 256 || !keyIDPattern.MatchString(*in.KeyID)) {
+		return nil, res, errValidation("1 validation error detected: Value '%s' at 'keyId' failed to satisfy constraint: Member must satisfy regular expression pattern: ^([a-zA-Z0-9:/_-]+)$", *in.KeyID)
 	}
 	if in.Overwrite && len(in.Tags) > 0 {
 		return nil, res, errValidation("Invalid request: tags and overwrite can't be used together. To create a parameter with tags, please remove overwrite flag. To update tags for an existing parameter, please use AddTagsToResource or RemoveTagsFromResource.")
