@@ -154,14 +154,22 @@ func (b *Backend) Load(ctx context.Context) (map[string][]byte, error) {
 		return map[string][]byte{}, nil
 	}
 	state, m, err := b.decode(ctx, aws.ToString(src.Name), aws.ToString(src.Value))
-	if err != nil {
-		if errors.Is(err, errCorrupt) {
-			b.corrupt = err
-		}
-		return nil, err
-	}
 	if m != nil {
+		// Even when its parts are bad: they are superseded by the next
+		// commit and removed then.
 		b.gen, b.parts = m.Generation, m.Parts
+	}
+	if err != nil {
+		if !errors.Is(err, errCorrupt) {
+			return nil, err
+		}
+		b.corrupt = err
+		if !b.c.Reset {
+			return nil, err
+		}
+		b.log.WarnContext(ctx, "SSM state does not decode; starting from an empty state that the next write stores over it (reset)",
+			"parameter", b.name, "err", err)
+		return map[string][]byte{}, nil
 	}
 	return state, nil
 }
@@ -224,20 +232,20 @@ func (b *Backend) decode(ctx context.Context, param, value string) (map[string][
 		for i, n := range batch {
 			v, ok := got[n]
 			if !ok {
-				return nil, nil, b.corruptf(param, "part %d (%s) of generation %d is missing", start+i, n, m.Generation)
+				return nil, m, b.corruptf(param, "part %d (%s) of generation %d is missing", start+i, n, m.Generation)
 			}
 			if chunks[start+i], err = decodePart(m, start+i, v); err != nil {
-				return nil, nil, b.corruptf(param, "%s: %v", n, err)
+				return nil, m, b.corruptf(param, "%s: %v", n, err)
 			}
 		}
 	}
 	encoded, err := join(m, chunks)
 	if err != nil {
-		return nil, nil, b.corruptf(param, "generation %d: %v", m.Generation, err)
+		return nil, m, b.corruptf(param, "generation %d: %v", m.Generation, err)
 	}
 	state, err := decodeState(encoded)
 	if err != nil {
-		return nil, nil, b.corruptf(param, "generation %d: %v", m.Generation, err)
+		return nil, m, b.corruptf(param, "generation %d: %v", m.Generation, err)
 	}
 	return state, m, nil
 }
