@@ -11,9 +11,12 @@ func (s *Server) registerServices() error {
 	if err := s.registerKMS(); err != nil {
 		return err
 	}
-	// SSM Parameter Store. Keys is nil until KMS is wired: SecureString
-	// operations then fail with InternalServerError.
-	ssmSvc, err := ssmemu.New(s.db, nil, s.authorizer(), s.auditor()) // iam.go: AllowAll unless --iam
+	// SSM Parameter Store, encrypting SecureStrings through KMS as the caller.
+	var keys ssmemu.Keys
+	if s.kms != nil {
+		keys = s.kms
+	}
+	ssmSvc, err := ssmemu.New(s.db, keys, s.authorizer(), s.auditor()) // iam.go: AllowAll unless --iam
 	if err != nil {
 		return fmt.Errorf("start the SSM service: %w", err)
 	}

@@ -3,6 +3,8 @@ package emulator_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +19,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/aws-sdk-go-v2/service/ssm/types"
 	"github.com/aws/smithy-go"
@@ -168,6 +172,8 @@ func TestSSMPutGetString(t *testing.T) {
 	// KeyId only goes with SecureString.
 	_, err = c.PutParameter(ctx, &ssm.PutParameterInput{Name: aws.String("/withkey"), Value: aws.String("v"), Type: types.ParameterTypeString, KeyId: aws.String("alias/aws/ssm")})
 	wantErr[types.ValidationException](t, err, "KeyId is required for SecureString type parameter only.")
+	_, err = c.PutParameter(ctx, &ssm.PutParameterInput{Name: aws.String("/badkey"), Value: aws.String("v"), Type: types.ParameterTypeSecureString, KeyId: aws.String("alias/has space")})
+	wantErr[types.ValidationException](t, err, "1 validation error detected: Value 'alias/has space' at 'keyId' failed to satisfy constraint: Member must satisfy regular expression pattern: ^([a-zA-Z0-9:/_-]+)$")
 	// Tags and Overwrite do not go together.
 	_, err = c.PutParameter(ctx, &ssm.PutParameterInput{Name: aws.String("/app/db/host"), Value: aws.String("v"), Overwrite: aws.Bool(true), Tags: []types.Tag{{Key: aws.String("k"), Value: aws.String("v")}}})
 	wantCode(t, err, "ValidationException", "Invalid request: tags and overwrite can't be used together.")
@@ -583,14 +589,17 @@ func TestSSMHundredVersions(t *testing.T) {
 // TestSSMTooManyUpdates sends bursts of concurrent puts to one parameter.
 // Every put either succeeds with a version of its own or fails with
 // TooManyUpdates, and the versions made are exactly the successful puts.
-// Bursts repeat until one collides (the first nearly always does).
+// Bursts repeat until one collides; most runs need one or a few.
 func TestSSMTooManyUpdates(t *testing.T) {
 	srv := startSSM(t)
 	c := ssmClient(srv, ssmRegion)
 	ctx := testCtx(t)
-	mustPut(t, c, &ssm.PutParameterInput{Name: aws.String("/busy"), Value: aws.String("0"), Type: types.ParameterTypeString})
+	// SecureString puts hold the parameter while KMS encrypts, which
+	// widens the window in which puts overlap.
+	big := strings.Repeat("v", 8000)
+	mustPut(t, c, &ssm.PutParameterInput{Name: aws.String("/busy"), Value: aws.String(big), Type: types.ParameterTypeSecureString, Tier: types.ParameterTierAdvanced})
 	succeeded, collided := 1, 0
-	for round := 0; round < 50 && collided == 0; round++ {
+	for round := 0; round < 200 && collided == 0; round++ {
 		const n = 16
 		var wg sync.WaitGroup
 		start := make(chan struct{})
@@ -601,7 +610,7 @@ func TestSSMTooManyUpdates(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				<-start
-				out, err := c.PutParameter(ctx, &ssm.PutParameterInput{Name: aws.String("/busy"), Value: aws.String(fmt.Sprint(i)), Overwrite: aws.Bool(true)})
+				out, err := c.PutParameter(ctx, &ssm.PutParameterInput{Name: aws.String("/busy"), Value: aws.String(big[:7000+i]), Overwrite: aws.Bool(true)})
 				errs[i] = err
 				if err == nil {
 					versions[i] = out.Version
@@ -625,7 +634,7 @@ func TestSSMTooManyUpdates(t *testing.T) {
 		}
 	}
 	if collided == 0 {
-		t.Fatal("50 bursts of 16 concurrent puts never collided")
+		t.Fatal("200 bursts of 16 concurrent puts never collided")
 	}
 	if p := mustGet(t, c, "/busy", false); p.Version != int64(succeeded) {
 		t.Fatalf("latest version = %d, want %d successful puts", p.Version, succeeded)
@@ -679,4 +688,312 @@ func TestSSMPersistence(t *testing.T) {
 	if p := mustGet(t, ssmClient(srv, ssmOtherRegion), "/keep/a", false); aws.ToString(p.Value) != "west" {
 		t.Fatalf("other Region after restart = %+v", p)
 	}
+}
+
+func kmsClient(srv *emulator.Server, region string) *kms.Client {
+	return kms.NewFromConfig(awsConfig(srv, region))
+}
+
+// createKey makes a symmetric customer key and returns its metadata.
+func createKey(t *testing.T, k *kms.Client, alias string) *kmstypes.KeyMetadata {
+	t.Helper()
+	out, err := k.CreateKey(testCtx(t), &kms.CreateKeyInput{Description: aws.String("ssm test key")})
+	if err != nil {
+		t.Fatalf("CreateKey: %v", err)
+	}
+	if alias != "" {
+		if _, err := k.CreateAlias(testCtx(t), &kms.CreateAliasInput{AliasName: aws.String(alias), TargetKeyId: out.KeyMetadata.KeyId}); err != nil {
+			t.Fatalf("CreateAlias: %v", err)
+		}
+	}
+	return out.KeyMetadata
+}
+
+// wantKMSFailure asserts an SSM error code whose message wraps the KMS
+// error code kmsCode in the AWS SDK for Java's format.
+func wantKMSFailure(t *testing.T, err error, code, kmsMessage, kmsCode string) {
+	t.Helper()
+	var ae smithy.APIError
+	if !errors.As(err, &ae) {
+		t.Fatalf("error = %v, want %s", err, code)
+	}
+	want := kmsMessage + " (Service: AWSKMS; Status Code: 400; Error Code: " + kmsCode + "; Request ID: "
+	if ae.ErrorCode() != code || !strings.HasPrefix(ae.ErrorMessage(), want) || !strings.HasSuffix(ae.ErrorMessage(), "; Proxy: null)") {
+		t.Fatalf("error = %s: %q, want %s: %q…; Proxy: null)", ae.ErrorCode(), ae.ErrorMessage(), code, want)
+	}
+}
+
+const secret = "hunter2-correct-horse-battery"
+
+func TestSSMSecureStringCustomerKey(t *testing.T) {
+	srv := startSSM(t)
+	c, k := ssmClient(srv, ssmRegion), kmsClient(srv, ssmRegion)
+	ctx := testCtx(t)
+	key := createKey(t, k, "alias/ts-prod")
+
+	mustPut(t, c, &ssm.PutParameterInput{Name: aws.String("/sec/a"), Value: aws.String(secret), Type: types.ParameterTypeSecureString, KeyId: aws.String("alias/ts-prod")})
+	arn := "arn:aws:ssm:us-east-1:000000000000:parameter/sec/a"
+
+	// Without WithDecryption: base64 of the KMS ciphertext, which KMS
+	// decrypts under the PARAMETER_ARN encryption context.
+	p := mustGet(t, c, "/sec/a", false)
+	if p.Type != types.ParameterTypeSecureString || strings.Contains(aws.ToString(p.Value), secret) {
+		t.Fatalf("GetParameter without decryption = %+v", p)
+	}
+	blob, err := base64.StdEncoding.DecodeString(aws.ToString(p.Value))
+	if err != nil {
+		t.Fatalf("ciphertext is not base64: %v", err)
+	}
+	dec, err := k.Decrypt(ctx, &kms.DecryptInput{CiphertextBlob: blob, EncryptionContext: map[string]string{"PARAMETER_ARN": arn}})
+	if err != nil {
+		t.Fatalf("kms Decrypt of the parameter's ciphertext: %v", err)
+	}
+	if string(dec.Plaintext) != secret || aws.ToString(dec.KeyId) != aws.ToString(key.Arn) {
+		t.Fatalf("kms Decrypt = key %s, want %s and the value", aws.ToString(dec.KeyId), aws.ToString(key.Arn))
+	}
+	_, err = k.Decrypt(ctx, &kms.DecryptInput{CiphertextBlob: blob, EncryptionContext: map[string]string{"PARAMETER_ARN": arn + "x"}})
+	var bad *kmstypes.InvalidCiphertextException
+	if !errors.As(err, &bad) {
+		t.Fatalf("kms Decrypt with another context = %v, want InvalidCiphertextException", err)
+	}
+
+	// With WithDecryption: the value, through every read operation.
+	if v := aws.ToString(mustGet(t, c, "/sec/a", true).Value); v != secret {
+		t.Fatalf("GetParameter WithDecryption = %q", v)
+	}
+	gp, err := c.GetParameters(ctx, &ssm.GetParametersInput{Names: []string{"/sec/a"}, WithDecryption: aws.Bool(true)})
+	if err != nil || aws.ToString(gp.Parameters[0].Value) != secret {
+		t.Fatalf("GetParameters WithDecryption = %+v, %v", gp, err)
+	}
+	bp, err := c.GetParametersByPath(ctx, &ssm.GetParametersByPathInput{Path: aws.String("/sec"), WithDecryption: aws.Bool(true)})
+	if err != nil || len(bp.Parameters) != 1 || aws.ToString(bp.Parameters[0].Value) != secret {
+		t.Fatalf("GetParametersByPath WithDecryption = %+v, %v", bp, err)
+	}
+	h, err := c.GetParameterHistory(ctx, &ssm.GetParameterHistoryInput{Name: aws.String("/sec/a"), WithDecryption: aws.Bool(true)})
+	if err != nil || aws.ToString(h.Parameters[0].Value) != secret || aws.ToString(h.Parameters[0].KeyId) != "alias/ts-prod" {
+		t.Fatalf("GetParameterHistory WithDecryption = %+v, %v", h, err)
+	}
+	h, err = c.GetParameterHistory(ctx, &ssm.GetParameterHistoryInput{Name: aws.String("/sec/a")})
+	if err != nil || aws.ToString(h.Parameters[0].Value) == secret {
+		t.Fatalf("GetParameterHistory without decryption shows the value: %v", err)
+	}
+
+	// KeyId as key id, key ARN and alias ARN; DescribeParameters shows it as given.
+	refs := map[string]string{
+		"/sec/byid":       aws.ToString(key.KeyId),
+		"/sec/byarn":      aws.ToString(key.Arn),
+		"/sec/byaliasarn": "arn:aws:kms:us-east-1:000000000000:alias/ts-prod",
+	}
+	for name, ref := range refs {
+		mustPut(t, c, &ssm.PutParameterInput{Name: aws.String(name), Value: aws.String(secret), Type: types.ParameterTypeSecureString, KeyId: aws.String(ref)})
+		if v := aws.ToString(mustGet(t, c, name, true).Value); v != secret {
+			t.Fatalf("%s (KeyId %s) decrypts to %q", name, ref, v)
+		}
+	}
+	mustPut(t, c, &ssm.PutParameterInput{Name: aws.String("/sec/default"), Value: aws.String(secret), Type: types.ParameterTypeSecureString})
+	refs["/sec/a"] = "alias/ts-prod"
+	refs["/sec/default"] = "alias/aws/ssm"
+	d, err := c.DescribeParameters(ctx, &ssm.DescribeParametersInput{ParameterFilters: []types.ParameterStringFilter{{Key: aws.String("Path"), Values: []string{"/sec"}}}, MaxResults: aws.Int32(50)})
+	if err != nil || len(d.Parameters) != len(refs) {
+		t.Fatalf("DescribeParameters = %+v, %v", d, err)
+	}
+	for _, m := range d.Parameters {
+		if aws.ToString(m.KeyId) != refs[aws.ToString(m.Name)] || m.Type != types.ParameterTypeSecureString {
+			t.Errorf("%s KeyId = %q, want %q", aws.ToString(m.Name), aws.ToString(m.KeyId), refs[aws.ToString(m.Name)])
+		}
+	}
+	// The AWS managed key was made on first use.
+	dk, err := k.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String("alias/aws/ssm")})
+	if err != nil || dk.KeyMetadata.KeyManager != kmstypes.KeyManagerTypeAws {
+		t.Fatalf("DescribeKey alias/aws/ssm = %+v, %v", dk, err)
+	}
+
+	// Advanced: envelope encryption with a data key; 6,000 characters.
+	big := strings.Repeat(secret, 6000/len(secret)+1)[:6000]
+	out := mustPut(t, c, &ssm.PutParameterInput{Name: aws.String("/sec/big"), Value: aws.String(big), Type: types.ParameterTypeSecureString, KeyId: aws.String("alias/ts-prod"), Tier: types.ParameterTierIntelligentTiering})
+	if out.Tier != types.ParameterTierAdvanced {
+		t.Fatalf("tier = %s, want Advanced", out.Tier)
+	}
+	if v := aws.ToString(mustGet(t, c, "/sec/big", false).Value); strings.Contains(v, secret) {
+		t.Fatal("Advanced ciphertext shows the value")
+	}
+	if v := aws.ToString(mustGet(t, c, "/sec/big", true).Value); v != big {
+		t.Fatalf("Advanced value decrypts to %d characters, want the 6000 put", len(v))
+	}
+}
+
+func TestSSMSecureStringKeyFailures(t *testing.T) {
+	srv := startSSM(t)
+	c, k := ssmClient(srv, ssmRegion), kmsClient(srv, ssmRegion)
+	ctx := testCtx(t)
+	put := func(name, keyRef string) error {
+		_, err := c.PutParameter(ctx, &ssm.PutParameterInput{Name: aws.String(name), Value: aws.String(secret), Type: types.ParameterTypeSecureString, KeyId: aws.String(keyRef), Overwrite: aws.Bool(true)})
+		return err
+	}
+	getDecrypted := func(name string) error {
+		_, err := c.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(name), WithDecryption: aws.Bool(true)})
+		return err
+	}
+
+	// A key that does not exist: InvalidKeyId on put.
+	missing := "arn:aws:kms:us-east-1:000000000000:key/11111111-2222-3333-4444-555555555555"
+	wantKMSFailure(t, put("/f/missing", missing), "InvalidKeyId", "Key '"+missing+"' does not exist", "NotFoundException")
+	wantKMSFailure(t, put("/f/missing", "alias/does-not-exist"), "InvalidKeyId", "Alias arn:aws:kms:us-east-1:000000000000:alias/does-not-exist is not found.", "NotFoundException")
+	var ik *types.InvalidKeyId
+	if !errors.As(put("/f/missing", "alias/does-not-exist"), &ik) {
+		t.Fatal("missing key is not *types.InvalidKeyId")
+	}
+	_, err := c.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String("/f/missing")})
+	wantErr[types.ParameterNotFound](t, err, "")
+
+	// A key disabled after the put: the ciphertext still reads, the value does not.
+	key := createKey(t, k, "alias/to-disable")
+	if err := put("/f/disabled", "alias/to-disable"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := k.DisableKey(ctx, &kms.DisableKeyInput{KeyId: key.KeyId}); err != nil {
+		t.Fatal(err)
+	}
+	mustGet(t, c, "/f/disabled", false)
+	wantKMSFailure(t, getDecrypted("/f/disabled"), "InvalidKeyId", aws.ToString(key.Arn)+" is disabled.", "DisabledException")
+	wantKMSFailure(t, put("/f/disabled", "alias/to-disable"), "InvalidKeyId", aws.ToString(key.Arn)+" is disabled.", "DisabledException")
+	_, err = c.GetParameters(ctx, &ssm.GetParametersInput{Names: []string{"/f/disabled"}, WithDecryption: aws.Bool(true)})
+	wantKMSFailure(t, err, "InvalidKeyId", aws.ToString(key.Arn)+" is disabled.", "DisabledException")
+
+	// A key pending deletion.
+	key2 := createKey(t, k, "alias/to-delete")
+	if err := put("/f/deleting", "alias/to-delete"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := k.ScheduleKeyDeletion(ctx, &kms.ScheduleKeyDeletionInput{KeyId: key2.KeyId, PendingWindowInDays: aws.Int32(7)}); err != nil {
+		t.Fatal(err)
+	}
+	wantKMSFailure(t, getDecrypted("/f/deleting"), "InvalidKeyId", aws.ToString(key2.Arn)+" is pending deletion.", "KMSInvalidStateException")
+
+	// A key that is not a symmetric encryption key.
+	asym, err := k.CreateKey(ctx, &kms.CreateKeyInput{KeySpec: kmstypes.KeySpecRsa2048, KeyUsage: kmstypes.KeyUsageTypeEncryptDecrypt})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = put("/f/asym", aws.ToString(asym.KeyMetadata.KeyId))
+	var ae smithy.APIError
+	if !errors.As(err, &ae) || ae.ErrorCode() != "InvalidKeyId" || !strings.Contains(ae.ErrorMessage(), "Error Code: InvalidKeyUsageException") {
+		t.Fatalf("asymmetric key = %v, want InvalidKeyId wrapping InvalidKeyUsageException", err)
+	}
+
+	// A key ARN of another Region is refused by KMS here (its message as in
+	// aws-recordings/localstack/kms.snapshot.json).
+	west := createKey(t, kmsClient(srv, ssmOtherRegion), "")
+	wantKMSFailure(t, put("/f/west", aws.ToString(west.Arn)), "InvalidKeyId", "Invalid arn eu-west-1", "NotFoundException")
+}
+
+// TestSSMTypeChange: an overwrite may change String <-> SecureString; each
+// version keeps its own type (docs/aws-behaviour.md, "Changing a
+// parameter's type").
+func TestSSMTypeChange(t *testing.T) {
+	srv := startSSM(t)
+	c := ssmClient(srv, ssmRegion)
+	ctx := testCtx(t)
+	mustPut(t, c, &ssm.PutParameterInput{Name: aws.String("/tc/p"), Value: aws.String("plain"), Type: types.ParameterTypeString})
+	if v := mustPut(t, c, &ssm.PutParameterInput{Name: aws.String("/tc/p"), Value: aws.String(secret), Type: types.ParameterTypeSecureString, Overwrite: aws.Bool(true)}).Version; v != 2 {
+		t.Fatalf("String -> SecureString version = %d", v)
+	}
+	p := mustGet(t, c, "/tc/p", false)
+	if p.Type != types.ParameterTypeSecureString || aws.ToString(p.Value) == secret {
+		t.Fatalf("after String -> SecureString = %+v", p)
+	}
+	// Omitting Type keeps SecureString.
+	mustPut(t, c, &ssm.PutParameterInput{Name: aws.String("/tc/p"), Value: aws.String(secret + "3"), Overwrite: aws.Bool(true)})
+	if p := mustGet(t, c, "/tc/p", true); p.Type != types.ParameterTypeSecureString || aws.ToString(p.Value) != secret+"3" {
+		t.Fatalf("after untyped overwrite = %+v", p)
+	}
+	mustPut(t, c, &ssm.PutParameterInput{Name: aws.String("/tc/p"), Value: aws.String("plain again"), Type: types.ParameterTypeString, Overwrite: aws.Bool(true)})
+	h, err := c.GetParameterHistory(ctx, &ssm.GetParameterHistoryInput{Name: aws.String("/tc/p")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, v := range h.Parameters {
+		got = append(got, string(v.Type))
+	}
+	if strings.Join(got, ",") != "String,SecureString,SecureString,String" || aws.ToString(h.Parameters[3].Value) != "plain again" || aws.ToString(h.Parameters[0].Value) != "plain" {
+		t.Fatalf("history types = %v", got)
+	}
+}
+
+// TestSSMSecureStringAtRest writes SecureStrings to a data directory, checks
+// that no file in it holds a value, and reads them back after a restart.
+func TestSSMSecureStringAtRest(t *testing.T) {
+	dir := t.TempDir()
+	srv, err := emulator.Start(emulator.WithDataDir(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, k := ssmClient(srv, ssmRegion), kmsClient(srv, ssmRegion)
+	createKey(t, k, "alias/ts-prod")
+	values := map[string]string{
+		"/rest/standard": "standard-" + secret,
+		"/rest/default":  "default-" + secret,
+		"/rest/advanced": "advanced-" + strings.Repeat("Zq9", 1700),
+	}
+	mustPut(t, c, &ssm.PutParameterInput{Name: aws.String("/rest/standard"), Value: aws.String("old-" + secret), Type: types.ParameterTypeSecureString, KeyId: aws.String("alias/ts-prod")})
+	mustPut(t, c, &ssm.PutParameterInput{Name: aws.String("/rest/standard"), Value: aws.String(values["/rest/standard"]), Type: types.ParameterTypeSecureString, KeyId: aws.String("alias/ts-prod"), Overwrite: aws.Bool(true)})
+	mustPut(t, c, &ssm.PutParameterInput{Name: aws.String("/rest/default"), Value: aws.String(values["/rest/default"]), Type: types.ParameterTypeSecureString})
+	mustPut(t, c, &ssm.PutParameterInput{Name: aws.String("/rest/advanced"), Value: aws.String(values["/rest/advanced"]), Type: types.ParameterTypeSecureString, KeyId: aws.String("alias/ts-prod"), Tier: types.ParameterTierAdvanced})
+	if err := srv.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	for _, v := range append([]string{"old-" + secret, secret}, values["/rest/standard"], values["/rest/default"], values["/rest/advanced"]) {
+		if hits := scanFor(t, dir, []byte(v)); len(hits) > 0 {
+			t.Fatalf("a SecureString value is stored in plaintext in %v", hits)
+		}
+	}
+
+	srv = startSSM(t, emulator.WithDataDir(dir))
+	c = ssmClient(srv, ssmRegion)
+	for name, want := range values {
+		if got := aws.ToString(mustGet(t, c, name, true).Value); got != want {
+			t.Fatalf("%s after restart = %d characters, want the value put", name, len(got))
+		}
+	}
+	if got := aws.ToString(mustGet(t, c, "/rest/standard:1", true).Value); got != "old-"+secret {
+		t.Fatal("version 1 after restart does not decrypt to its value")
+	}
+}
+
+// TestSSMSecureStringAccessDenied: a caller allowed ssm:GetParameter but not
+// kms:Decrypt on a customer key reads the ciphertext but not the value; SSM
+// answers AccessDeniedException with the KMS error inside.
+func TestSSMSecureStringAccessDenied(t *testing.T) {
+	const account = "123456789012"
+	allow := func(actions ...string) json.RawMessage {
+		b, _ := json.Marshal(map[string]any{"Version": "2012-10-17", "Statement": []any{map[string]any{"Effect": "Allow", "Action": actions, "Resource": "*"}}})
+		return b
+	}
+	srv := startSSM(t, emulator.WithIAMConfig(emulator.IAMConfig{Account: account, Principals: []emulator.IAMPrincipal{
+		{ARN: "arn:aws:iam::" + account + ":user/admin", AccessKeyID: "AKIAADMIN0000000001", SecretAccessKey: "admin-secret", Policies: []json.RawMessage{allow("*")}},
+		{ARN: "arn:aws:iam::" + account + ":user/reader", AccessKeyID: "AKIAREADER000000001", SecretAccessKey: "reader-secret", Policies: []json.RawMessage{allow("ssm:GetParameter")}},
+	}}))
+	as := func(key, secret string) aws.Config {
+		cfg := awsConfig(srv, ssmRegion)
+		cfg.Credentials = credentials.NewStaticCredentialsProvider(key, secret, "")
+		return cfg
+	}
+	admin, reader := as("AKIAADMIN0000000001", "admin-secret"), as("AKIAREADER000000001", "reader-secret")
+	createKey(t, kms.NewFromConfig(admin), "alias/ts-prod")
+	mustPut(t, ssm.NewFromConfig(admin), &ssm.PutParameterInput{Name: aws.String("/acl/p"), Value: aws.String(secret), Type: types.ParameterTypeSecureString, KeyId: aws.String("alias/ts-prod")})
+
+	rc := ssm.NewFromConfig(reader)
+	if v := aws.ToString(mustGet(t, rc, "/acl/p", false).Value); v == secret || v == "" {
+		t.Fatalf("reader without decryption got %q", v)
+	}
+	_, err := rc.GetParameter(testCtx(t), &ssm.GetParameterInput{Name: aws.String("/acl/p"), WithDecryption: aws.Bool(true)})
+	var ae smithy.APIError
+	if !errors.As(err, &ae) || ae.ErrorCode() != "AccessDeniedException" ||
+		!strings.Contains(ae.ErrorMessage(), "(Service: AWSKMS; Status Code: 400; Error Code: AccessDeniedException; Request ID: ") ||
+		strings.Contains(ae.ErrorMessage(), secret) {
+		t.Fatalf("reader WithDecryption = %v, want AccessDeniedException wrapping the KMS denial", err)
+	}
+	t.Logf("denied as: %s: %s", ae.ErrorCode(), ae.ErrorMessage())
 }
