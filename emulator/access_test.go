@@ -18,6 +18,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
+	cttypes "github.com/aws/aws-sdk-go-v2/service/cloudtrail/types"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
@@ -414,3 +416,236 @@ func sha256HexOf(s string) string {
 	sum := sha256.Sum256([]byte(s))
 	return hex.EncodeToString(sum[:])
 }
+
+// --- KMS key policies and SecureStrings (SSM calling KMS as the caller) ---
+
+// createKey makes a symmetric key as admin with the given key policy ("" =
+// KMS's default policy, which delegates to IAM through the account root).
+func createKeyWithPolicy(t *testing.T, srv *emulator.Server, policy string) string {
+	t.Helper()
+	in := &kms.CreateKeyInput{BypassPolicyLockoutSafetyCheck: true}
+	if policy != "" {
+		in.Policy = aws.String(policy)
+	}
+	out, err := kmsAs(srv, iamUser("admin", adminPolicy)).CreateKey(actx(t), in)
+	if err != nil {
+		t.Fatalf("admin creates a key: %v", err)
+	}
+	return aws.ToString(out.KeyMetadata.Arn)
+}
+
+func keyPolicy(statements ...string) string {
+	return `{"Version":"2012-10-17","Statement":[` + strings.Join(statements, ",") + `]}`
+}
+
+func TestAccessKeyPolicy(t *testing.T) {
+	direct := iamUser("direct")                              // no identity policy at all
+	iamOnly := iamUser("iamonly", allowPolicy("kms:*", "*")) // identity policy only
+	nobody := iamUser("nobody")
+	srv := startIAM(t, direct, iamOnly, nobody)
+
+	// A key policy that names direct and has no account-root statement:
+	// identity policies cannot open it, not even admin's "*".
+	closed := createKeyWithPolicy(t, srv, keyPolicy(
+		`{"Effect":"Allow","Principal":{"AWS":"`+direct.ARN+`"},"Action":["kms:Encrypt","kms:Decrypt"],"Resource":"*"}`,
+		`{"Effect":"Deny","Principal":{"AWS":["`+direct.ARN+`"]},"Action":"kms:ReEncrypt*","Resource":"*"}`))
+	encrypt := func(p emulator.IAMPrincipal, key string) error {
+		_, err := kmsAs(srv, p).Encrypt(actx(t), &kms.EncryptInput{KeyId: aws.String(key), Plaintext: []byte("x")})
+		return err
+	}
+	if err := encrypt(direct, closed); err != nil {
+		t.Fatalf("principal named in the key policy, without identity policy: %v", err)
+	}
+	for _, p := range []emulator.IAMPrincipal{iamOnly, iamUser("admin", adminPolicy)} {
+		wantAccessErr(t, encrypt(p, closed), "AccessDeniedException",
+			"User: "+p.ARN+" is not authorized to perform: kms:Encrypt on resource: "+closed+" because no resource-based policy allows the kms:Encrypt action")
+	}
+	// An explicit Deny in the key policy.
+	out, err := kmsAs(srv, direct).Encrypt(actx(t), &kms.EncryptInput{KeyId: aws.String(closed), Plaintext: []byte("x")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = kmsAs(srv, direct).ReEncrypt(actx(t), &kms.ReEncryptInput{CiphertextBlob: out.CiphertextBlob, DestinationKeyId: aws.String(closed)})
+	wantAccessErr(t, err, "AccessDeniedException", "User: "+direct.ARN+" is not authorized to perform: kms:ReEncryptFrom on resource: "+closed+" with an explicit deny in a resource-based policy")
+
+	// The default key policy delegates to IAM: identity policies decide.
+	open := createKeyWithPolicy(t, srv, "")
+	if err := encrypt(iamOnly, open); err != nil {
+		t.Fatalf("IAM-allowed principal on a key with the default policy: %v", err)
+	}
+	for _, p := range []emulator.IAMPrincipal{direct, nobody} {
+		wantAccessErr(t, encrypt(p, open), "AccessDeniedException",
+			"User: "+p.ARN+" is not authorized to perform: kms:Encrypt on resource: "+open+" because no identity-based policy allows the kms:Encrypt action")
+	}
+
+	// Principal "*" with kms:CallerAccount: anyone of the account, no
+	// identity policy needed; another account's condition admits no one.
+	account := createKeyWithPolicy(t, srv, keyPolicy(
+		`{"Effect":"Allow","Principal":"*","Action":"kms:Encrypt","Resource":"*","Condition":{"StringEquals":{"kms:CallerAccount":"`+iamAccount+`"}}}`))
+	other := createKeyWithPolicy(t, srv, keyPolicy(
+		`{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"kms:Encrypt","Resource":"*","Condition":{"StringEquals":{"kms:CallerAccount":"999999999999"}}}`))
+	if err := encrypt(nobody, account); err != nil {
+		t.Fatalf("kms:CallerAccount of the caller's account: %v", err)
+	}
+	wantAccessErr(t, encrypt(nobody, other), "AccessDeniedException", "User: "+nobody.ARN+" is not authorized to perform: kms:Encrypt on resource: "+other+" because no resource-based policy allows the kms:Encrypt action")
+}
+
+func adminPutSecure(t *testing.T, srv *emulator.Server, name, value, keyID string) {
+	t.Helper()
+	in := &ssm.PutParameterInput{Name: aws.String(name), Value: aws.String(value), Type: ssmtypes.ParameterTypeSecureString, Overwrite: aws.Bool(true)}
+	if keyID != "" {
+		in.KeyId = aws.String(keyID)
+	}
+	if _, err := ssmAs(srv, iamUser("admin", adminPolicy)).PutParameter(actx(t), in); err != nil {
+		t.Fatalf("admin puts SecureString %s: %v", name, err)
+	}
+}
+
+// TestAccessSnooperCannotDecryptCustomerKey is issue 5's proof: ssm:GetParameter*
+// on * without KMS permissions reads nothing of a SecureString under a
+// customer key, but everything under aws/ssm.
+func TestAccessSnooperCannotDecryptCustomerKey(t *testing.T) {
+	snooper := iamUser("snooper", allowPolicy("ssm:GetParameter*", "*"))
+	auditor := iamUser("auditor", allowPolicy("cloudtrail:LookupEvents", "*"))
+	srv := startIAM(t, snooper, auditor)
+	key := createKeyWithPolicy(t, srv, "")
+	const secret = "node-private-key-0123456789"
+	adminPutSecure(t, srv, "/ts/node1", secret, key)
+	adminPutSecure(t, srv, "/legacy/node", "legacy-private-key-42", "")
+
+	c := ssmAs(srv, snooper)
+	_, err := c.GetParameter(actx(t), &ssm.GetParameterInput{Name: aws.String("/ts/node1"), WithDecryption: aws.Bool(true)})
+	// SSM passes KMS's denial on as AccessDeniedException with KMS's message
+	// and the "(Service: AWSKMS; ...)" suffix (terraform-provider-aws#42849).
+	wantAccessErr(t, err, "AccessDeniedException",
+		"User: "+snooper.ARN+" is not authorized to perform: kms:Decrypt on resource: "+key+" because no identity-based policy allows the kms:Decrypt action (Service: AWSKMS; Status Code: 400; Error Code: AccessDeniedException;…")
+	if strings.Contains(err.Error(), secret) {
+		t.Fatal("the denial reveals the value")
+	}
+	_, err = c.GetParametersByPath(actx(t), &ssm.GetParametersByPathInput{Path: aws.String("/ts"), WithDecryption: aws.Bool(true)})
+	if err == nil || strings.Contains(err.Error(), secret) {
+		t.Fatalf("GetParametersByPath WithDecryption by the snooper: %v", err)
+	}
+	// Without decryption the snooper gets ciphertext only.
+	out, err := c.GetParameter(actx(t), &ssm.GetParameterInput{Name: aws.String("/ts/node1")})
+	if err != nil {
+		t.Fatalf("ciphertext read: %v", err)
+	}
+	if v := aws.ToString(out.Parameter.Value); v == "" || strings.Contains(v, secret) {
+		t.Fatalf("value without decryption %q", v)
+	}
+	// The hole a customer key closes: aws/ssm lets any SSM reader decrypt.
+	out, err = c.GetParameter(actx(t), &ssm.GetParameterInput{Name: aws.String("/legacy/node"), WithDecryption: aws.Bool(true)})
+	if err != nil {
+		t.Fatalf("snooper reading an aws/ssm SecureString: %v", err)
+	}
+	if aws.ToString(out.Parameter.Value) != "legacy-private-key-42" {
+		t.Fatalf("aws/ssm SecureString decrypted to %q", aws.ToString(out.Parameter.Value))
+	}
+
+	// CloudTrail shows the denied Decrypt, made by SSM as the snooper, with
+	// the parameter's encryption context.
+	evs := lookupAllEvents(t, ctAs(srv, auditor), eventNamed("Decrypt"))
+	var denied, allowed int
+	for _, e := range evs {
+		r := ctRecordOf(t, e)
+		ec, _ := r.RequestParameters["encryptionContext"].(map[string]any)
+		if r.UserIdentity.ARN != snooper.ARN || r.UserIdentity.InvokedBy != "ssm.amazonaws.com" || r.SourceIPAddress != "ssm.amazonaws.com" || r.EventSource != "kms.amazonaws.com" {
+			t.Fatalf("Decrypt record %+v", r)
+		}
+		switch {
+		case r.ErrorCode == "AccessDeniedException" && ec["PARAMETER_ARN"] == iamParamARN("/ts/node1") && r.Resources[0].ARN == key:
+			denied++
+		case r.ErrorCode == "" && ec["PARAMETER_ARN"] == iamParamARN("/legacy/node"):
+			allowed++
+		}
+		if strings.Contains(aws.ToString(e.CloudTrailEvent), "private-key") {
+			t.Fatal("a value is in CloudTrail")
+		}
+	}
+	if denied < 1 || allowed != 1 {
+		t.Fatalf("Decrypt events: %d denied on /ts/node1, %d allowed on /legacy/node; want ≥1 and 1", denied, allowed)
+	}
+	byUser := lookupAllEvents(t, ctAs(srv, auditor), &cloudtrail.LookupEventsInput{LookupAttributes: []cttypes.LookupAttribute{{AttributeKey: cttypes.LookupAttributeKeyResourceName, AttributeValue: aws.String(key)}}})
+	if len(byUser) == 0 {
+		t.Fatal("ResourceName=<key ARN> finds no events")
+	}
+}
+
+// nodePolicy is a node's least-privilege policy: its own parameter in SSM
+// (here, reads of every node's, so that only KMS stands in the way), and
+// the key only through SSM for its own parameter.
+func nodePolicy(name, key string) string {
+	return fmt.Sprintf(`{"Version":"2012-10-17","Statement":[
+ {"Effect":"Allow","Action":["ssm:GetParameter"],"Resource":"arn:aws:ssm:%[1]s:%[2]s:parameter/ts/*"},
+ {"Effect":"Allow","Action":["ssm:PutParameter"],"Resource":"arn:aws:ssm:%[1]s:%[2]s:parameter/ts/%[3]s"},
+ {"Effect":"Allow","Action":["kms:Decrypt","kms:Encrypt","kms:GenerateDataKey"],"Resource":%[4]q,
+  "Condition":{"StringEquals":{"kms:EncryptionContext:PARAMETER_ARN":"arn:aws:ssm:%[1]s:%[2]s:parameter/ts/%[3]s",
+                               "kms:ViaService":"ssm.%[1]s.amazonaws.com"}}}]}`, iamRegion, iamAccount, name, key)
+}
+
+func TestAccessNodesSharingAKey(t *testing.T) {
+	// The key does not exist before the endpoint starts: the policies name
+	// the account's keys by pattern, and the conditions do the narrowing.
+	anyKey := "arn:aws:kms:" + iamRegion + ":" + iamAccount + ":key/*"
+	node1 := iamUser("node1", nodePolicy("node1", anyKey))
+	node2 := iamUser("node2", nodePolicy("node2", anyKey))
+	auditor := iamUser("auditor", allowPolicy("cloudtrail:LookupEvents", "*"))
+	srv := startIAM(t, node1, node2, auditor)
+	key := createKeyWithPolicy(t, srv, "")
+
+	for _, n := range []emulator.IAMPrincipal{node1, node2} {
+		name := "/ts/" + iamUserName(n)
+		for _, tier := range []ssmtypes.ParameterTier{ssmtypes.ParameterTierStandard, ssmtypes.ParameterTierAdvanced} {
+			_, err := ssmAs(srv, n).PutParameter(actx(t), &ssm.PutParameterInput{Name: aws.String(name), Value: aws.String("state-of-" + name),
+				Type: ssmtypes.ParameterTypeSecureString, KeyId: aws.String(key), Overwrite: aws.Bool(true), Tier: tier})
+			if err != nil {
+				t.Fatalf("%s writes its own %s SecureString: %v", n.ARN, tier, err)
+			}
+		}
+		out, err := ssmAs(srv, n).GetParameter(actx(t), &ssm.GetParameterInput{Name: aws.String(name), WithDecryption: aws.Bool(true)})
+		if err != nil || aws.ToString(out.Parameter.Value) != "state-of-"+name {
+			t.Fatalf("%s reads its own state: %v", n.ARN, err)
+		}
+	}
+	_, err := ssmAs(srv, node1).GetParameter(actx(t), &ssm.GetParameterInput{Name: aws.String("/ts/node2"), WithDecryption: aws.Bool(true)})
+	wantAccessErr(t, err, "AccessDeniedException",
+		"User: "+node1.ARN+" is not authorized to perform: kms:Decrypt on resource: "+key+" because no identity-based policy allows the kms:Decrypt action…")
+	if strings.Contains(err.Error(), "state-of") {
+		t.Fatal("the denial reveals the value")
+	}
+	// Writing the other node's parameter is refused by SSM already.
+	_, err = ssmAs(srv, node1).PutParameter(actx(t), &ssm.PutParameterInput{Name: aws.String("/ts/node2"), Value: aws.String("x"), Type: ssmtypes.ParameterTypeSecureString, KeyId: aws.String(key), Overwrite: aws.Bool(true)})
+	wantAccessErr(t, err, "AccessDeniedException", "User: "+node1.ARN+" is not authorized to perform: ssm:PutParameter…")
+
+	// kms:ViaService: the same key and context straight to KMS, not through
+	// SSM, is refused.
+	_, err = kmsAs(srv, node1).Encrypt(actx(t), &kms.EncryptInput{KeyId: aws.String(key), Plaintext: []byte("x"),
+		EncryptionContext: map[string]string{"PARAMETER_ARN": iamParamARN("/ts/node1")}})
+	wantAccessErr(t, err, "AccessDeniedException",
+		"User: "+node1.ARN+" is not authorized to perform: kms:Encrypt on resource: "+key+" because no identity-based policy allows the kms:Encrypt action")
+
+	// CloudTrail: node1's decryptions carry its PARAMETER_ARN; its attempt
+	// on node2's parameter is there, denied, with its name.
+	var own, denied int
+	for _, e := range lookupAllEvents(t, ctAs(srv, auditor), &cloudtrail.LookupEventsInput{LookupAttributes: []cttypes.LookupAttribute{{AttributeKey: cttypes.LookupAttributeKeyUsername, AttributeValue: aws.String("node1")}}}) {
+		r := ctRecordOf(t, e)
+		if r.EventName != "Decrypt" {
+			continue
+		}
+		ec, _ := r.RequestParameters["encryptionContext"].(map[string]any)
+		switch {
+		case r.ErrorCode == "" && ec["PARAMETER_ARN"] == iamParamARN("/ts/node1"):
+			own++
+		case r.ErrorCode == "AccessDeniedException" && ec["PARAMETER_ARN"] == iamParamARN("/ts/node2"):
+			denied++
+		default:
+			t.Fatalf("unexpected Decrypt record for node1: %+v", r)
+		}
+	}
+	if own < 1 || denied != 1 {
+		t.Fatalf("node1's Decrypt events: %d of its own, %d denied on node2's; want ≥1 and 1", own, denied)
+	}
+}
+
+func iamUserName(p emulator.IAMPrincipal) string { return p.ARN[strings.LastIndexByte(p.ARN, '/')+1:] }
