@@ -23,6 +23,8 @@ import (
 	"github.com/ssmstate/ssmstate/store"
 	"github.com/ssmstate/ssmstate/store/ssmparam"
 	"github.com/ssmstate/ssmstate/store/storetest"
+	"tailscale.com/ipn"
+	"tailscale.com/ipn/store/awsstore"
 )
 
 const testRegion = "us-east-1"
@@ -552,4 +554,57 @@ func TestSuiteSSMMoto(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) (string, []store.Option) {
 		return fmt.Sprintf("arn:aws:ssm:%s:123456789012:parameter/ts/suite/n%d", testRegion, n.Add(1)), []store.Option{store.WithAWSConfig(cfg)}
 	}, storetest.WritesPerGoroutine(5))
+}
+
+// TestSSMReadsAwsstoreState: Tailscale's own awsstore writes a state (under
+// aws/ssm, as it does without kmsKey) to the local endpoint through
+// AWS_ENDPOINT_URL_SSM; our store, also configured only through the
+// environment, reads it and re-encrypts it under the customer key on its
+// next write.
+func TestSSMReadsAwsstoreState(t *testing.T) {
+	e := newSSMEnv(t)
+	t.Setenv("AWS_ENDPOINT_URL_SSM", e.srv.URL)
+	t.Setenv("AWS_ACCESS_KEY_ID", emulator.DummyAccessKeyID)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", emulator.DummySecretAccessKey)
+	t.Setenv("AWS_REGION", testRegion)
+	t.Setenv("AWS_CONFIG_FILE", os.DevNull)
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", os.DevNull)
+	name := "/ts/tailscaled"
+	ts, err := awsstore.New(t.Logf, e.locator(name, ""))
+	if err != nil {
+		t.Fatalf("awsstore.New: %v", err)
+	}
+	want := map[string][]byte{"_machinekey": []byte("privkey:0123"), "_profiles": []byte(`{"a":1}`)}
+	for k, v := range want {
+		if err := ts.WriteState(ipn.StateKey(k), v); err != nil {
+			t.Fatalf("awsstore WriteState: %v", err)
+		}
+	}
+	assertSecureUnder(t, e, name, ssmparam.DefaultKey)
+
+	ctx := context.Background()
+	// No WithAWSConfig: the default chain and AWS_ENDPOINT_URL_SSM.
+	s, err := store.Open(ctx, e.locator(name, "kmsKey="+e.alias))
+	if err != nil {
+		t.Fatalf("open awsstore's parameter: %v", err)
+	}
+	checkState(t, s, want)
+	want["_current-profile"] = []byte("p1")
+	if err := s.WriteState(ctx, "_current-profile", []byte("p1")); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	assertSecureUnder(t, e, name, e.alias)
+
+	// awsstore still reads what we wrote (small states share the format).
+	ts2, err := awsstore.New(t.Logf, e.locator(name, ""))
+	if err != nil {
+		t.Fatalf("awsstore.New over our state: %v", err)
+	}
+	for k, v := range want {
+		got, err := ts2.ReadState(ipn.StateKey(k))
+		if err != nil || !bytes.Equal(got, v) {
+			t.Fatalf("awsstore reads %q = %q, %v; want %q", k, got, err, v)
+		}
+	}
 }
