@@ -937,7 +937,10 @@ func TestKMSManagedSSMKey(t *testing.T) {
 	if err != nil || !strings.Contains(*pol.Policy, `"kms:ViaService" : "ssm.us-east-1.amazonaws.com"`) {
 		t.Fatalf("AWS managed key policy = %v, %v; want use only via SSM", pol, err)
 	}
+	// AWS managed keys cannot be deleted or disabled.
 	_, err = c.ScheduleKeyDeletion(ctx, &kms.ScheduleKeyDeletionInput{KeyId: md.KeyId})
+	kmsWantErr(t, err, "UnsupportedOperationException", "-")
+	_, err = c.DisableKey(ctx, &kms.DisableKeyInput{KeyId: md.KeyId})
 	kmsWantErr(t, err, "UnsupportedOperationException", "-")
 	// Another Region gets its own.
 	other, err := kmsTestClient(t, srv, "eu-central-1").DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String("alias/aws/ssm")})

@@ -8,6 +8,7 @@ import (
 	"hash"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/ssmstate/ssmstate/emulator/internal/awsapi"
 )
@@ -332,6 +333,7 @@ func (s *Service) Encrypt(r *awsapi.Request, keyRef string, plaintext []byte, en
 	if keyRef == "" {
 		keyRef = SSMAlias
 	}
+	r = withTime(r)
 	c := &call{r: r, op: "Encrypt", encCtx: encCtx}
 	s.mu.Lock()
 	res, err := s.encryptLocked(c, "kms:Encrypt", "Encrypt", keyRef, plaintext, encCtx, "", false)
@@ -350,6 +352,7 @@ func (s *Service) GenerateDataKey(r *awsapi.Request, keyRef string, encCtx map[s
 	if keyRef == "" {
 		keyRef = SSMAlias
 	}
+	r = withTime(r)
 	c := &call{r: r, op: "GenerateDataKey", encCtx: encCtx}
 	dk := make([]byte, 32)
 	if _, err := rand.Read(dk); err != nil {
@@ -392,6 +395,7 @@ func (s *Service) generateDataKeyLocked(c *call, action, op, keyRef string, dk [
 // API) in r.Region with context encCtx, as KMS Decrypt does, authorized as
 // kms:Decrypt on the key the blob names.
 func (s *Service) Decrypt(r *awsapi.Request, blob []byte, encCtx map[string]string) (plaintext []byte, keyARN string, err error) {
+	r = withTime(r)
 	c := &call{r: r, op: "Decrypt", encCtx: encCtx}
 	s.mu.Lock()
 	res, err := s.decryptLocked(c, "kms:Decrypt", "Decrypt", "", blob, encCtx, "", false)
@@ -410,6 +414,7 @@ func (s *Service) ResolveKey(r *awsapi.Request, keyRef string) (keyARN string, e
 	if keyRef == "" {
 		keyRef = SSMAlias
 	}
+	r = withTime(r)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	k, err := s.resolve(r, keyRef)
@@ -417,4 +422,14 @@ func (s *Service) ResolveKey(r *awsapi.Request, keyRef string) (keyARN string, e
 		return "", err
 	}
 	return k.ARN, nil
+}
+
+// withTime returns r with its Time set, for callers that left it zero.
+func withTime(r *awsapi.Request) *awsapi.Request {
+	if !r.Time.IsZero() {
+		return r
+	}
+	c := *r
+	c.Time = time.Now().UTC()
+	return &c
 }

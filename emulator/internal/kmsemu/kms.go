@@ -390,7 +390,42 @@ func (s *Service) resolve(r *awsapi.Request, keyRef string) (*key, error) {
 		// test_get_key_in_different_region (the ARN names the caller's Region).
 		return nil, awsapi.Errorf("NotFoundException", "Key '%s' does not exist", s.keyARN(region, account, keyID))
 	}
-	return k, nil
+	return s.autoRotate(k, r.Time)
+}
+
+// autoRotate performs an automatic rotation that has come due, when the key
+// is next used: new material, dated NextRotationDate, shared with the
+// replicas of a multi-Region primary. Callers hold s.mu.
+func (s *Service) autoRotate(k *key, now time.Time) (*key, error) {
+	if !k.RotationOn || k.NextRotation == nil || now.Before(*k.NextRotation) || !k.symmetric() ||
+		k.State != stateEnabled || (k.MultiRegion && k.Region != k.PrimaryRegion) {
+		return k, nil
+	}
+	m, err := s.newMaterial(k.ID, "AUTOMATIC", *k.NextRotation)
+	if err != nil {
+		return nil, err
+	}
+	period := k.RotationPeriod
+	if period <= 0 {
+		period = 365
+	}
+	next := *k.NextRotation
+	for !next.After(now) {
+		next = next.AddDate(0, 0, period)
+	}
+	var changed []*key
+	for _, o := range append([]*key{k}, s.replicasOfPrimary(k)...) {
+		nk := o.clone()
+		nk.Materials = append(nk.Materials, m)
+		if o == k {
+			nk.NextRotation = &next
+		}
+		changed = append(changed, nk)
+	}
+	if err := s.putKeys(changed...); err != nil {
+		return nil, err
+	}
+	return changed[0], nil
 }
 
 // usable checks that k may perform a cryptographic operation now.

@@ -229,3 +229,63 @@ func TestDataDirHoldsNoKeyMaterial(t *testing.T) {
 		t.Fatalf("Decrypt after reload = %v", err)
 	}
 }
+
+// TestAutomaticRotation moves a key's NextRotationDate into the past (the
+// endpoint has no clock to advance) and checks that the next use rotates it,
+// keeping old ciphertext decryptable.
+func TestAutomaticRotation(t *testing.T) {
+	s, err := New(persist.NewMemory(), awsapi.AllowAll{}, awsapi.NopAuditor{}, "aws")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := viaSSM("us-east-1")
+	h := s.Handlers()
+	out, err := h["CreateKey"](r, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := out.(map[string]any)["KeyMetadata"].(keyMetadata).KeyId
+	if _, err := h["EnableKeyRotation"](r, []byte(`{"KeyId":"`+id+`","RotationPeriodInDays":90}`)); err != nil {
+		t.Fatal(err)
+	}
+	old, _, err := s.Encrypt(r, id, []byte("old"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	due := r.Time.Add(-time.Hour)
+	s.mu.Lock()
+	k := s.keys["us-east-1/"+id].clone()
+	k.NextRotation = &due
+	if err := s.putKeys(k); err != nil {
+		t.Fatal(err)
+	}
+	s.mu.Unlock()
+
+	fresh, _, err := s.Encrypt(viaSSM("us-east-1"), id, []byte("new"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hOld, _, _, _ := parseBlob(old)
+	hNew, _, _, _ := parseBlob(fresh)
+	if hOld.materialID == hNew.materialID {
+		t.Fatal("no new key material after the rotation date passed")
+	}
+	if p, _, err := s.Decrypt(r, old, nil); err != nil || string(p) != "old" {
+		t.Fatalf("Decrypt of pre-rotation ciphertext = %v", err)
+	}
+	lr, err := h["ListKeyRotations"](r, []byte(`{"KeyId":"`+id+`"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := mustJSON(lr); !bytes.Contains([]byte(b), []byte(`"RotationType":"AUTOMATIC"`)) {
+		t.Errorf("ListKeyRotations = %s, want an AUTOMATIC rotation", b)
+	}
+	st, err := h["GetKeyRotationStatus"](r, []byte(`{"KeyId":"`+id+`"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := time.Time(*st.(map[string]any)["NextRotationDate"].(*epoch))
+	if !next.After(r.Time) || next.Sub(due) != 90*24*time.Hour {
+		t.Errorf("NextRotationDate = %v, want 90 days after %v", next, due)
+	}
+}

@@ -646,6 +646,9 @@ func (s *Service) enableKey(c *call, body []byte) (any, error) {
 func (s *Service) disableKey(c *call, body []byte) (any, error) {
 	var in keyIDIn
 	return s.mutate(c, body, &in, func() *string { return in.KeyId }, "kms:DisableKey", func(k *key) (any, error) {
+		if err := notCustomerManaged(k); err != nil {
+			return nil, err
+		}
 		if err := notPendingDeletion(k); err != nil {
 			return nil, err
 		}

@@ -124,7 +124,7 @@ func (s *Service) Handlers() map[string]awsapi.Handler {
 	hs := make(map[string]awsapi.Handler, len(ops))
 	for name, fn := range ops {
 		hs[name] = func(r *awsapi.Request, body []byte) (any, error) {
-			c := &call{r: r, op: name}
+			c := &call{r: withTime(r), op: name}
 			out, err := fn(c, body)
 			s.record(c, err)
 			return out, err
