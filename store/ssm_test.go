@@ -564,6 +564,8 @@ func TestSuiteSSMMoto(t *testing.T) {
 func TestSSMReadsAwsstoreState(t *testing.T) {
 	e := newSSMEnv(t)
 	t.Setenv("AWS_ENDPOINT_URL_SSM", e.srv.URL)
+	// Open's fail-fast key check (one DescribeKey) goes to KMS.
+	t.Setenv("AWS_ENDPOINT_URL_KMS", e.srv.URL)
 	t.Setenv("AWS_ACCESS_KEY_ID", emulator.DummyAccessKeyID)
 	t.Setenv("AWS_SECRET_ACCESS_KEY", emulator.DummySecretAccessKey)
 	t.Setenv("AWS_REGION", testRegion)

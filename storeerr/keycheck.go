@@ -47,6 +47,17 @@ func CheckKey(ctx context.Context, api KeyDescriber, s Subject) (*kmstypes.KeyMe
 // parameter's Region, SYMMETRIC_DEFAULT, ENCRYPT_DECRYPT and Enabled (checked
 // in that order, most fundamental first).
 func KeyProblem(m *kmstypes.KeyMetadata, s Subject) *Error {
+	if e := KeyRegionProblem(m, s); e != nil {
+		return e
+	}
+	if e := KeySpecProblem(m, s); e != nil {
+		return e
+	}
+	return KeyStateProblem(m, s)
+}
+
+// KeyRegionProblem reports a key in another Region than the parameter.
+func KeyRegionProblem(m *kmstypes.KeyMetadata, s Subject) *Error {
 	if m == nil {
 		return nil
 	}
@@ -54,20 +65,38 @@ func KeyProblem(m *kmstypes.KeyMetadata, s Subject) *Error {
 	if a, err := arn.Parse(keyARN); err == nil && s.Region != "" && a.Region != s.Region {
 		return keyOtherRegion(s, keyARN, a.Region, nil)
 	}
+	return nil
+}
+
+// KeySpecProblem reports a key that is not a symmetric encryption key.
+func KeySpecProblem(m *kmstypes.KeyMetadata, s Subject) *Error {
+	if m == nil {
+		return nil
+	}
+	keyARN := aws.ToString(m.Arn)
 	if m.KeySpec != "" && m.KeySpec != kmstypes.KeySpecSymmetricDefault {
 		return keyNotSymmetric(s, keyARN, string(m.KeySpec), nil)
 	}
 	if m.KeyUsage != "" && m.KeyUsage != kmstypes.KeyUsageTypeEncryptDecrypt {
 		return keyWrongUsage(s, keyARN, string(m.KeyUsage), nil)
 	}
+	return nil
+}
+
+// KeyStateProblem reports a key that is not Enabled, with the deletion date
+// of a key pending deletion.
+func KeyStateProblem(m *kmstypes.KeyMetadata, s Subject) *Error {
+	if m == nil {
+		return nil
+	}
+	keyARN := aws.ToString(m.Arn)
 	switch m.KeyState {
 	case kmstypes.KeyStateEnabled:
 		return nil
 	case kmstypes.KeyStateDisabled:
 		return keyDisabled(s, keyARN, nil)
 	case kmstypes.KeyStatePendingDeletion, kmstypes.KeyStatePendingReplicaDeletion:
-		var when = aws.ToTime(m.DeletionDate)
-		return keyPendingDeletion(s, keyARN, when, nil)
+		return keyPendingDeletion(s, keyARN, aws.ToTime(m.DeletionDate), nil)
 	case kmstypes.KeyStatePendingImport:
 		return keyUnavailable(s, keyARN, "pending import", nil)
 	case "":

@@ -15,6 +15,8 @@ import (
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
+
+	"github.com/ssmstate/ssmstate/storeerr"
 )
 
 // MaxBackoff is the longest wait between two attempts of one call.
@@ -54,6 +56,7 @@ func Retryer() aws.Retryer {
 func NewClient(cfg aws.Config) *ssm.Client {
 	return ssm.NewFromConfig(cfg, func(o *ssm.Options) {
 		o.Retryer = Retryer()
+		o.APIOptions = append(o.APIOptions, storeerr.KeepLastAttemptError)
 		headerTimeout := func(tr *http.Transport) { tr.ResponseHeaderTimeout = 30 * time.Second }
 		switch hc := cfg.HTTPClient.(type) {
 		case nil:

@@ -35,6 +35,9 @@ func Open(ctx context.Context, loc locator.Locator, cfg store.Config) (store.Bac
 	if cfg.Endpoint != "" {
 		awsCfg.BaseEndpoint = aws.String(cfg.Endpoint)
 	}
+	if err := checkKey(ctx, awsCfg, loc, cfg.Timeout); err != nil {
+		return nil, err
+	}
 	return NewFromConfig(ctx, awsCfg, Config{
 		ParameterName: loc.ParameterName,
 		ParameterARN:  loc.ParameterARN(),

@@ -18,6 +18,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/aws-sdk-go-v2/service/ssm/types"
 	"github.com/aws/smithy-go"
+
+	"github.com/ssmstate/ssmstate/storeerr"
 )
 
 // Client is the part of *ssm.Client the backend uses.
@@ -133,7 +135,8 @@ func (b *Backend) bound(ctx context.Context) (context.Context, context.CancelFun
 func (b *Backend) Close() error { return nil }
 
 // Load reads the state. It never writes.
-func (b *Backend) Load(ctx context.Context) (map[string][]byte, error) {
+func (b *Backend) Load(ctx context.Context) (_ map[string][]byte, err error) {
+	defer func() { err = b.explain(storeerr.OpRead, err) }()
 	ctx, cancel := b.bound(ctx)
 	defer cancel()
 	main, side, err := b.getMain(ctx)
@@ -251,7 +254,8 @@ func (b *Backend) decode(ctx context.Context, param, value string) (map[string][
 }
 
 // Save commits state: parts first (if any), the main parameter last.
-func (b *Backend) Save(ctx context.Context, state map[string][]byte) error {
+func (b *Backend) Save(ctx context.Context, state map[string][]byte) (err error) {
+	defer func() { err = b.explain(storeerr.OpWrite, err) }()
 	if b.corrupt != nil && !b.c.Reset {
 		return fmt.Errorf("refusing to overwrite SSM parameter %s, whose content does not decode (open the store with reset to replace it): %w", b.name, b.corrupt)
 	}
