@@ -50,11 +50,11 @@ func (p Phase) count(prefix string) int {
 	return n
 }
 
-// String is a one-line summary, e.g.
-// "5 WriteState (0 unchanged); ssm.GetParameter=1 ssm.PutParameter=5".
+// String is a one-line summary, e.g. "5 WriteState (0 unchanged); 7 SSM
+// + 0 KMS calls: ssm.GetParameter=1 ssm.PutParameter=6".
 func (p Phase) String() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%d WriteState (%d unchanged); %d SSM calls:", p.WriteState, p.Unchanged, p.SSMCalls())
+	fmt.Fprintf(&b, "%d WriteState (%d unchanged); %d SSM + %d KMS calls:", p.WriteState, p.Unchanged, p.SSMCalls(), p.KMSCalls())
 	for _, op := range slices.Sorted(maps.Keys(p.Calls)) {
 		fmt.Fprintf(&b, " %s=%d", op, p.Calls[op])
 	}
@@ -102,7 +102,15 @@ func runPhase(t testing.TB, tn *Tailnet, ep CallCounter, hostname string, open O
 		t.Fatalf("open the state store of node %s: %v", hostname, err)
 	}
 	cs := &countingStore{StateStore: st}
-	n := tn.StartNode(t, hostname, cs, login)
+	var node ipn.StateStore = cs
+	if e, ok := st.(ipn.EncryptedStateStore); ok {
+		// Keep the marker visible to Tailscale through the wrapper.
+		node = struct {
+			*countingStore
+			ipn.EncryptedStateStore
+		}{cs, e}
+	}
+	n := tn.StartNode(t, hostname, node, login)
 	if err := n.Server.Close(); err != nil {
 		t.Fatalf("close node %s: %v", hostname, err)
 	}
