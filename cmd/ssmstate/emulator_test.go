@@ -14,6 +14,9 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 )
 
@@ -149,5 +152,50 @@ func TestEmulatorRejectsBadAccount(t *testing.T) {
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != exitUsage || !strings.Contains(string(out), "12-digit") {
 		t.Fatalf("exit %v, output %s; want exit %d naming the 12-digit rule", err, out, exitUsage)
+	}
+}
+
+func TestEmulatorKeepsDataAcrossRestartWithDataDir(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+	e := startEmulator(t, "--data", dir)
+	cfg := e.awsConfig()
+	key, err := kms.NewFromConfig(cfg).CreateKey(ctx, &kms.CreateKeyInput{})
+	if err != nil {
+		t.Fatalf("CreateKey: %v", err)
+	}
+	const value = "persisted-through-restart"
+	if _, err := ssm.NewFromConfig(cfg).PutParameter(ctx, &ssm.PutParameterInput{
+		Name: aws.String("/restart/p"), Type: ssmtypes.ParameterTypeSecureString, KeyId: key.KeyMetadata.KeyId, Value: aws.String(value),
+	}); err != nil {
+		t.Fatalf("PutParameter: %v", err)
+	}
+	if code := e.stop(t); code != 0 {
+		t.Fatalf("exit code %d after SIGTERM, want 0; stderr:\n%s", code, e.stderr)
+	}
+
+	e = startEmulator(t, "--data", dir)
+	got, err := ssm.NewFromConfig(e.awsConfig()).GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String("/restart/p"), WithDecryption: aws.Bool(true)})
+	if err != nil {
+		t.Fatalf("GetParameter after restart: %v", err)
+	}
+	if aws.ToString(got.Parameter.Value) != value || aws.ToString(got.Parameter.ARN) == "" {
+		t.Errorf("after restart the parameter reads back differently (version %d)", got.Parameter.Version)
+	}
+	if code := e.stop(t); code != 0 {
+		t.Fatalf("second run: exit code %d after SIGTERM; stderr:\n%s", code, e.stderr)
+	}
+}
+
+func TestDemoRunsToExitZero(t *testing.T) {
+	out, err := exec.Command(ssmstateBinary(t), "demo").CombinedOutput()
+	if err != nil {
+		t.Fatalf("ssmstate demo: %v\n%s", err, out)
+	}
+	for _, want := range []string{"alias/demo-node", "only ciphertext", demoValue, "SecureString"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("demo output lacks %q:\n%s", want, out)
+		}
 	}
 }
