@@ -75,8 +75,20 @@ func StartTailnet(t testing.TB) *Tailnet {
 // node sends one on every start, login or not; a login adds a follow-up.
 func (tn *Tailnet) Registers() int64 { return tn.registers.Load() }
 
-// Logins is how many interactive logins StartNode has completed.
+// Logins is how many interactive logins have been completed (by StartNode
+// or CompleteLogin).
 func (tn *Tailnet) Logins() int64 { return tn.logins.Load() }
+
+// CompleteLogin completes the interactive login at url, the login URL a
+// node printed or sent on its IPN bus, as a user visiting it would. It
+// reports whether the control server knew the URL.
+func (tn *Tailnet) CompleteLogin(url string) bool {
+	if !tn.Control.CompleteAuth(url) {
+		return false
+	}
+	tn.logins.Add(1)
+	return true
+}
 
 // Node is one run of a tsnet server, Running.
 type Node struct {
@@ -132,9 +144,7 @@ func (tn *Tailnet) StartNode(t testing.TB, hostname string, store ipn.StateStore
 				cancel() // stop Up now rather than at the timeout
 				return
 			}
-			if tn.Control.CompleteAuth(*n.BrowseToURL) {
-				tn.logins.Add(1)
-			}
+			tn.CompleteLogin(*n.BrowseToURL)
 		}
 	}()
 
