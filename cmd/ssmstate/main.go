@@ -5,7 +5,6 @@ package main
 
 import (
 	"errors"
-	"fmt"
 	"os"
 	"strings"
 
@@ -37,7 +36,15 @@ tests, with no AWS account: see "ssmstate demo" and "ssmstate emulator".`,
 	root.AddCommand(
 		newEmulatorCmd(),
 		newDemoCmd(),
+		newRmCmd(),
+		newShowCmd(),
+		newExportCmd(),
+		newImportCmd(),
+		newMigrateCmd(),
+		newRotateCmd(),
+		newReplicateCmd(),
 	)
+	addAWSFlags(root)
 	return root
 }
 
@@ -54,7 +61,7 @@ func main() {
 	if err == nil {
 		os.Exit(exitOK)
 	}
-	fmt.Fprintln(os.Stderr, "ssmstate:", err)
+	printError(os.Stderr, err)
 	var ue usageError
 	if errors.As(err, &ue) || isCobraUsageError(err) {
 		os.Exit(exitUsage)
