@@ -76,7 +76,11 @@ func cfgAs(srv *emulator.Server, p emulator.IAMPrincipal) aws.Config {
 	if p.SessionToken != "" {
 		c.Credentials = credentials.NewStaticCredentialsProvider(p.AccessKeyID, p.SecretAccessKey, p.SessionToken)
 	}
-	c.RetryMaxAttempts = 1
+	// The SDK's default retryer stays on: AWS errors such as
+	// AccessDeniedException are not retried, and it covers a known client-side
+	// race of aws-sdk-go-v2 with Go's transport that fails a read of a larger
+	// response with "use of closed network connection" (aws/aws-sdk-go-v2#1825,
+	// #2737; seen here on LookupEvents pages of ~40 KB about 3% of the time).
 	return c
 }
 
