@@ -187,6 +187,9 @@ func accessDenied(s Subject, msg, operation string, err error) *Error {
 func throttled(s Subject, service string, err error) *Error {
 	e := s.newError(Throttled, "", err)
 	switch strings.ToUpper(service) {
+	case "STS":
+		e.Cause = "AWS throttled the STS requests (Rate exceeded) and the retries did not get through before the deadline"
+		e.Fix = "retry later, and lower the rate of calls made with these credentials (every AWS call of the account and Region shares the quotas)"
 	case "KMS":
 		e.Cause = "AWS throttled the KMS requests (Rate exceeded) and the retries did not get through before the deadline"
 		e.Fix = fmt.Sprintf("lower the request rate, or ask for a higher KMS request quota (`aws service-quotas list-service-quotas --service-code kms --region %s` lists them)", s.Region)

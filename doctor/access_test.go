@@ -1,0 +1,163 @@
+package doctor
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+
+	"github.com/ssmstate/ssmstate/emulator"
+	"github.com/ssmstate/ssmstate/store"
+	"github.com/ssmstate/ssmstate/storeerr"
+)
+
+// Access-denied cases on the endpoint with IAM enforcement: an admin sets
+// up the key and the state; node principals with too few rights run the
+// store and doctor.
+
+const iamAccount = "123456789012"
+
+var admin = emulator.IAMPrincipal{
+	ARN: "arn:aws:iam::" + iamAccount + ":user/admin", AccessKeyID: "AKIAADMIN0000000001", SecretAccessKey: "admin-secret",
+	Policies: []json.RawMessage{json.RawMessage(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}`)},
+}
+
+// node is a principal allowed the given actions on every resource.
+func node(name string, actions ...string) emulator.IAMPrincipal {
+	acts, _ := json.Marshal(actions)
+	return emulator.IAMPrincipal{
+		ARN: "arn:aws:iam::" + iamAccount + ":user/" + name, AccessKeyID: "AKIA" + name + "0000000000000"[:16-len(name)], SecretAccessKey: name + "-secret",
+		Policies: []json.RawMessage{json.RawMessage(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":` + string(acts) + `,"Resource":"*"}]}`)},
+	}
+}
+
+// storeActions is everything the store and doctor use.
+var storeActions = []string{"sts:GetCallerIdentity", "ssm:GetParameter", "ssm:GetParameters", "ssm:PutParameter", "ssm:DeleteParameter", "ssm:DeleteParameters",
+	"ssm:DescribeParameters", "kms:DescribeKey", "kms:GetKeyRotationStatus", "kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey"}
+
+func without(drop string) []string {
+	var out []string
+	for _, a := range storeActions {
+		if a != drop {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// iamEnv is newEnv with enforcement on, the admin's credentials in e.cfg,
+// and the healthy state written; it returns the locator.
+func iamEnv(t *testing.T, nodes ...emulator.IAMPrincipal) (*env, string) {
+	t.Helper()
+	cfg := emulator.IAMConfig{Account: iamAccount, Principals: append([]emulator.IAMPrincipal{admin}, nodes...)}
+	e := newEnv(t, emulator.WithIAMConfig(cfg))
+	e.cfg = e.srv.AWSConfigWithCredentials(region, admin.AccessKeyID, admin.SecretAccessKey)
+	e.kms, e.ssm = kms.NewFromConfig(e.cfg), ssm.NewFromConfig(e.cfg)
+	return e, e.healthy(t)
+}
+
+func (e *env) as(p emulator.IAMPrincipal) aws.Config {
+	return e.srv.AWSConfigWithCredentials(region, p.AccessKeyID, p.SecretAccessKey)
+}
+
+func TestAccessDeniedDecrypt(t *testing.T) {
+	reader := node("noDecrypt", without("kms:Decrypt")...)
+	e, loc := iamEnv(t, reader)
+	cfg := e.as(reader)
+	err := e.open(loc, store.WithAWSConfig(cfg))
+	se := wantStoreErr(t, err, storeerr.AccessDenied, []string{reader.ARN, "kms:Decrypt", aws.ToString(e.key.Arn)}, []string{"kms:Decrypt"})
+	if se.Action != "kms:Decrypt" || se.Op != storeerr.OpRead {
+		t.Errorf("action %q op %s", se.Action, se.Op)
+	}
+	rep := Run(context.Background(), loc, Options{AWSConfig: &cfg})
+	logReport(t, rep)
+	wantCheck(t, rep, CheckSSMRead, Fail, []string{"kms:Decrypt"}, []string{"kms:Decrypt"})
+	wantCheck(t, rep, CheckKMSDecrypt, Fail, []string{"kms:Decrypt"}, []string{"kms:Decrypt"})
+	wantCheck(t, rep, CheckKMSEncrypt, Pass, nil, nil)
+}
+
+func TestAccessDeniedPut(t *testing.T) {
+	writer := node("noPut", without("ssm:PutParameter")...)
+	e, loc := iamEnv(t, writer)
+	cfg := e.as(writer)
+	st, err := store.Open(context.Background(), loc, store.WithAWSConfig(cfg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	err = st.WriteState(context.Background(), "k", []byte("v"))
+	se := wantStoreErr(t, err, storeerr.AccessDenied, []string{"ssm:PutParameter"}, []string{"ssm:PutParameter"})
+	if se.Op != storeerr.OpWrite {
+		t.Errorf("op %s", se.Op)
+	}
+	rep := Run(context.Background(), loc, Options{AWSConfig: &cfg})
+	logReport(t, rep)
+	wantCheck(t, rep, CheckSSMWrite, Fail, []string{"ssm:PutParameter"}, []string{"ssm:PutParameter"})
+	wantCheck(t, rep, CheckSSMWriteParts, Fail, []string{"ssm:PutParameter"}, nil)
+}
+
+func TestAccessDeniedDescribeKeyAndEncrypt(t *testing.T) {
+	noDescribe := node("noDescribe", without("kms:DescribeKey")...)
+	noEncrypt := node("noEncrypt", without("kms:Encrypt")...)
+	noGDK := node("noGDK", without("kms:GenerateDataKey")...)
+	noDelete := node("noDelete", without("ssm:DeleteParameter")...)
+	e, loc := iamEnv(t, noDescribe, noEncrypt, noGDK, noDelete)
+
+	cfg := e.as(noDescribe)
+	se := wantStoreErr(t, e.open(loc, store.WithAWSConfig(cfg)), storeerr.AccessDenied, []string{"kms:DescribeKey"}, []string{"kms:DescribeKey"})
+	if se.Op != storeerr.OpOpen {
+		t.Errorf("op %s", se.Op)
+	}
+	rep := Run(context.Background(), loc, Options{AWSConfig: &cfg})
+	wantCheck(t, rep, CheckKMSKey, Fail, []string{"kms:DescribeKey"}, []string{"kms:DescribeKey"})
+
+	cfg = e.as(noEncrypt)
+	rep = Run(context.Background(), loc, Options{AWSConfig: &cfg})
+	logReport(t, rep)
+	wantCheck(t, rep, CheckKMSEncrypt, Fail, []string{"kms:Encrypt"}, []string{"kms:Encrypt"})
+
+	cfg = e.as(noGDK)
+	rep = Run(context.Background(), loc, Options{AWSConfig: &cfg})
+	wantCheck(t, rep, CheckKMSGenerateData, Warn, []string{"kms:GenerateDataKey", "Advanced"}, []string{"kms:GenerateDataKey"})
+	rep = Run(context.Background(), loc+"&tier=advanced", Options{AWSConfig: &cfg})
+	wantCheck(t, rep, CheckKMSGenerateData, Fail, []string{"kms:GenerateDataKey"}, nil)
+
+	cfg = e.as(noDelete)
+	rep = Run(context.Background(), loc, Options{AWSConfig: &cfg})
+	wantCheck(t, rep, CheckSSMDeleteParts, Warn, []string{"ssm:DeleteParameter", "garbage"}, []string{"ssm:DeleteParameter"})
+}
+
+// TestViaServicePolicy: the policy docs/iam-file.md recommends allows KMS
+// only through SSM; direct DryRuns are denied, which doctor must not call a
+// failure once SSM has shown it can decrypt.
+func TestViaServicePolicy(t *testing.T) {
+	p := emulator.IAMPrincipal{
+		ARN: "arn:aws:iam::" + iamAccount + ":user/viassm", AccessKeyID: "AKIAVIASSM000000001", SecretAccessKey: "viassm-secret",
+		Policies: []json.RawMessage{json.RawMessage(`{"Version":"2012-10-17","Statement":[
+			{"Effect":"Allow","Action":["sts:GetCallerIdentity","ssm:GetParameter","ssm:GetParameters","ssm:PutParameter","ssm:DeleteParameter","ssm:DeleteParameters","ssm:DescribeParameters","kms:DescribeKey","kms:GetKeyRotationStatus"],"Resource":"*"},
+			{"Effect":"Allow","Action":["kms:Decrypt","kms:Encrypt","kms:GenerateDataKey"],"Resource":"*",
+			 "Condition":{"StringEquals":{"kms:ViaService":"ssm.us-east-1.amazonaws.com"}}}]}`)},
+	}
+	e, loc := iamEnv(t, p)
+	cfg := e.as(p)
+	if err := e.open(loc, store.WithAWSConfig(cfg)); err != nil {
+		t.Fatalf("the store works with this policy: %v", err)
+	}
+	rep := Run(context.Background(), loc, Options{AWSConfig: &cfg})
+	logReport(t, rep)
+	if !rep.Summary.OK {
+		t.Errorf("a working kms:ViaService policy is reported as failing")
+	}
+	wantCheck(t, rep, CheckKMSDecrypt, Warn, []string{"kms:ViaService"}, nil)
+}
+
+func logReport(t *testing.T, rep *Report) {
+	t.Helper()
+	var b strings.Builder
+	rep.WriteText(&b)
+	t.Logf("\n%s", b.String())
+}

@@ -1,0 +1,758 @@
+// Package doctor checks that a state locator will work, without changing
+// anything: the caller's credentials, the locator, the parameter and the KMS
+// key that encrypts it, the caller's SSM and KMS rights (proven by calls AWS
+// refuses before they change anything, see docs/doctor.md), and that the
+// stored state decodes. `ssmstate doctor` prints its Report.
+package doctor
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/aws/smithy-go"
+
+	"github.com/ssmstate/ssmstate/locator"
+	"github.com/ssmstate/ssmstate/store"
+	_ "github.com/ssmstate/ssmstate/store/ssmparam" // SSM locators
+	"github.com/ssmstate/ssmstate/storeerr"
+)
+
+// Status is a check's outcome.
+type Status string
+
+const (
+	Pass Status = "PASS"
+	Warn Status = "WARN" // works, but against best practice or not provable
+	Fail Status = "FAIL" // the store will not work until fixed
+	Skip Status = "SKIP" // not run because an earlier check failed
+)
+
+// Check is one line of the report. The JSON form is documented in
+// docs/doctor.md and kept stable.
+type Check struct {
+	Name   string `json:"name"`
+	Status Status `json:"status"`
+	Detail string `json:"detail"`
+	Fix    string `json:"fix"`
+
+	denied bool // an access denial (for viaServiceOnly)
+}
+
+// Summary counts the checks by status; OK is true when none failed.
+type Summary struct {
+	Pass int  `json:"pass"`
+	Warn int  `json:"warn"`
+	Fail int  `json:"fail"`
+	Skip int  `json:"skip"`
+	OK   bool `json:"ok"`
+}
+
+// Report is the outcome of Run.
+type Report struct {
+	Locator string  `json:"locator"`
+	Checks  []Check `json:"checks"`
+	Summary Summary `json:"summary"`
+}
+
+// Options configure Run.
+type Options struct {
+	// AWSConfig is used for every AWS call (its Region is replaced by the
+	// locator's). Nil loads aws-sdk-go-v2's default configuration.
+	AWSConfig *aws.Config
+	// Timeout bounds each check's calls; 0 means 30 seconds.
+	Timeout time.Duration
+}
+
+// Check names, stable for programs reading --json.
+const (
+	CheckLocator          = "locator"
+	CheckCredentials      = "credentials"
+	CheckKMSKey           = "kms-key"
+	CheckKMSKeySpec       = "kms-key-spec"
+	CheckKMSKeyManager    = "kms-key-manager"
+	CheckKMSKeyRegions    = "kms-key-multi-region"
+	CheckKMSKeyRotation   = "kms-key-rotation"
+	CheckSSMRead          = "ssm-read"
+	CheckParameter        = "parameter"
+	CheckParameterKey     = "parameter-key"
+	CheckState            = "state"
+	CheckSSMWrite         = "ssm-write"
+	CheckSSMWriteParts    = "ssm-write-parts"
+	CheckSSMDeleteParts   = "ssm-delete-parts"
+	CheckKMSEncrypt       = "kms-encrypt"
+	CheckKMSGenerateData  = "kms-generate-data-key"
+	CheckKMSDecrypt       = "kms-decrypt"
+	defaultTimeout        = 30 * time.Second
+	probePattern          = "^$"
+	probeValue            = "ssmstate-doctor-probe"
+	probePartSuffix       = ".part-0-0" // generation 0 is never written by the store
+	ssmManagedKeyAlias    = "alias/aws/ssm"
+	encryptionContextName = "PARAMETER_ARN"
+)
+
+// awsChecks are the checks that need AWS, in the order they run; they are
+// reported as SKIP when credentials do not work.
+var awsChecks = []string{CheckKMSKey, CheckKMSKeySpec, CheckKMSKeyManager, CheckKMSKeyRegions, CheckKMSKeyRotation,
+	CheckSSMRead, CheckParameter, CheckParameterKey, CheckState, CheckSSMWrite, CheckSSMWriteParts, CheckSSMDeleteParts,
+	CheckKMSEncrypt, CheckKMSGenerateData, CheckKMSDecrypt}
+
+type runner struct {
+	opts   Options
+	locStr string
+	loc    locator.Locator
+	cfg    aws.Config
+	subj   storeerr.Subject
+	ssm    *ssm.Client
+	kms    *kms.Client
+	rep    *Report
+
+	key *kmstypes.KeyMetadata // the locator's key (or aws/ssm), when DescribeKey answered
+	// decryptViaSSM: ssm-read decrypted a SecureString under the locator's key.
+	decryptViaSSM bool
+	param         *ssmtypes.Parameter // the main parameter, decrypted, when present and readable
+}
+
+// Run runs every check on the locator loc and returns the report. It never
+// changes the parameter, its parts or the key.
+func Run(ctx context.Context, loc string, opts Options) *Report {
+	if opts.Timeout <= 0 {
+		opts.Timeout = defaultTimeout
+	}
+	r := &runner{opts: opts, locStr: loc, rep: &Report{Locator: loc, Checks: []Check{}}}
+	r.run(ctx)
+	s := &r.rep.Summary
+	for _, c := range r.rep.Checks {
+		switch c.Status {
+		case Pass:
+			s.Pass++
+		case Warn:
+			s.Warn++
+		case Fail:
+			s.Fail++
+		case Skip:
+			s.Skip++
+		}
+	}
+	s.OK = s.Fail == 0
+	return r.rep
+}
+
+func (r *runner) add(name string, st Status, detail, fix string) {
+	r.rep.Checks = append(r.rep.Checks, Check{Name: name, Status: st, Detail: detail, Fix: fix})
+}
+
+// addErr reports err as a FAIL (or st) of check name, with the error
+// model's cause and fix when it has them.
+func (r *runner) addErr(name string, st Status, op storeerr.Op, err error) {
+	s := r.subj
+	s.Op = op
+	err = storeerr.Classify(err, s)
+	var e *storeerr.Error
+	if errors.As(err, &e) {
+		r.add(name, st, e.Cause, e.Fix)
+		return
+	}
+	r.add(name, st, err.Error(), "")
+}
+
+func (r *runner) skipRest(from []string, why string) {
+	for _, n := range from {
+		r.add(n, Skip, why, "")
+	}
+}
+
+func (r *runner) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, r.opts.Timeout)
+}
+
+func (r *runner) run(ctx context.Context) {
+	l, err := locator.Parse(r.locStr)
+	if err != nil {
+		var le *locator.Error
+		fix := "write the locator as " + locator.Example
+		if errors.As(err, &le) {
+			fix = "write " + le.Want
+		}
+		r.add(CheckLocator, Fail, err.Error(), fix)
+		return
+	}
+	r.loc = l
+	switch l.Kind {
+	case locator.KindMem:
+		r.add(CheckLocator, Pass, "in-memory state "+l.String()+"; it lives only as long as the process", "")
+		return
+	case locator.KindFile:
+		r.add(CheckLocator, Pass, "file "+l.Path, "")
+		r.checkState(ctx)
+		return
+	}
+	keyDesc := "kmsKey=" + l.KMSKey
+	if l.KMSKey == "" {
+		keyDesc = "no kmsKey (SSM's AWS managed key aws/ssm)"
+	}
+	r.add(CheckLocator, Pass, fmt.Sprintf("SSM parameter %s in %s, account %s, %s", l.ParameterName, l.Region, l.Account, keyDesc), "")
+	r.subj = storeerr.Subject{Parameter: l.ParameterARN(), Region: l.Region, Key: l.KMSKey}
+
+	if err := r.loadConfig(ctx); err != nil {
+		r.addErr(CheckCredentials, Fail, storeerr.OpOpen, err)
+		r.skipRest(awsChecks, "needs an AWS configuration")
+		return
+	}
+	if !r.checkCredentials(ctx) {
+		r.skipRest(awsChecks, "needs working credentials")
+		return
+	}
+	r.checkKey(ctx)
+	r.checkRead(ctx)
+	r.checkParameter(ctx)
+	r.checkState(ctx)
+	r.checkWrite(ctx)
+	r.checkKMSRights(ctx)
+}
+
+func (r *runner) loadConfig(ctx context.Context) error {
+	if r.opts.AWSConfig != nil {
+		r.cfg = r.opts.AWSConfig.Copy()
+	} else {
+		cfg, err := config.LoadDefaultConfig(ctx)
+		if err != nil {
+			return fmt.Errorf("load AWS configuration: %w", err)
+		}
+		r.cfg = cfg
+	}
+	r.cfg.Region = r.loc.Region
+	r.ssm = ssm.NewFromConfig(r.cfg)
+	r.kms = kms.NewFromConfig(r.cfg)
+	return nil
+}
+
+func (r *runner) checkCredentials(ctx context.Context) bool {
+	ctx, cancel := r.bound(ctx)
+	defer cancel()
+	out, err := sts.NewFromConfig(r.cfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	if err != nil {
+		r.addErr(CheckCredentials, Fail, storeerr.OpOpen, err)
+		return false
+	}
+	who, acct := aws.ToString(out.Arn), aws.ToString(out.Account)
+	if acct != r.loc.Account {
+		r.add(CheckCredentials, Fail,
+			fmt.Sprintf("the credentials are %s of account %s, but the locator names account %s; SSM writes parameters only in the caller's own account", who, acct, r.loc.Account),
+			fmt.Sprintf("use credentials of account %s, or put account %s in the locator", r.loc.Account, acct))
+		return true
+	}
+	r.add(CheckCredentials, Pass, fmt.Sprintf("%s (account %s)", who, acct), "")
+	return true
+}
+
+func (r *runner) keyRef() string {
+	if r.loc.KMSKey == "" {
+		return ssmManagedKeyAlias
+	}
+	return r.loc.KMSKey
+}
+
+func (r *runner) checkKey(ctx context.Context) {
+	keyChecks := []string{CheckKMSKeySpec, CheckKMSKeyManager, CheckKMSKeyRegions, CheckKMSKeyRotation}
+	s := r.subj
+	s.Op = storeerr.OpOpen
+	var meta *kmstypes.KeyMetadata
+	var err error
+	cctx, cancel := r.bound(ctx)
+	defer cancel()
+	if r.loc.KMSKey != "" {
+		// The store's own fail-fast check; its error is the one Open gives.
+		meta, err = storeerr.CheckKey(cctx, r.kms, s)
+		var se *storeerr.Error
+		if err != nil && meta == nil {
+			r.addErr(CheckKMSKey, Fail, storeerr.OpOpen, err)
+			r.skipRest(keyChecks, "needs the KMS key")
+			return
+		} else if err != nil && errors.As(err, &se) && se.Kind == storeerr.KeyOtherRegion {
+			r.add(CheckKMSKey, Fail, se.Cause, se.Fix)
+			r.skipRest(keyChecks, "needs a KMS key in the parameter's Region")
+			return
+		}
+	} else {
+		out, derr := r.kms.DescribeKey(cctx, &kms.DescribeKeyInput{KeyId: aws.String(ssmManagedKeyAlias)})
+		if derr != nil {
+			var ae smithy.APIError
+			if errors.As(derr, &ae) && ae.ErrorCode() == "NotFoundException" {
+				// AWS creates aws/ssm on the first SecureString put.
+				r.add(CheckKMSKey, Pass, "no kmsKey: SSM's AWS managed key aws/ssm, which AWS creates at the first SecureString write in this Region", "")
+				r.add(CheckKMSKeyManager, Warn, "AWS managed key aws/ssm: any principal of the account with ssm:GetParameter on the parameter can read the node's keys", managerFix(r.loc.Region))
+				r.skipRest([]string{CheckKMSKeySpec, CheckKMSKeyRegions, CheckKMSKeyRotation}, "aws/ssm does not exist yet")
+				return
+			}
+			r.addErr(CheckKMSKey, Fail, storeerr.OpOpen, derr)
+			r.skipRest(keyChecks, "needs the KMS key")
+			return
+		}
+		meta = out.KeyMetadata
+	}
+	r.key = meta
+	s.KeyARN = aws.ToString(meta.Arn)
+	r.subj.KeyARN = s.KeyARN
+	name := s.KeyARN
+	if a := s.Alias(); a != "" {
+		name = a + " (" + s.KeyARN + ")"
+	} else if r.loc.KMSKey == "" {
+		name = ssmManagedKeyAlias + " (" + s.KeyARN + ")"
+	}
+	if e := storeerr.KeyStateProblem(meta, s); e != nil {
+		r.add(CheckKMSKey, Fail, e.Cause, e.Fix)
+	} else {
+		r.add(CheckKMSKey, Pass, fmt.Sprintf("%s is %s in %s", name, meta.KeyState, r.loc.Region), "")
+	}
+	if e := storeerr.KeySpecProblem(meta, s); e != nil {
+		r.add(CheckKMSKeySpec, Fail, e.Cause, e.Fix)
+	} else {
+		r.add(CheckKMSKeySpec, Pass, fmt.Sprintf("%s, %s", meta.KeySpec, meta.KeyUsage), "")
+	}
+	if meta.KeyManager == kmstypes.KeyManagerTypeAws {
+		r.add(CheckKMSKeyManager, Warn, "AWS managed key aws/ssm: any principal of the account with ssm:GetParameter on the parameter can read the node's keys", managerFix(r.loc.Region))
+	} else {
+		r.add(CheckKMSKeyManager, Pass, "customer managed: only principals the key policy and IAM allow kms:Decrypt can read the state", "")
+	}
+	r.add(CheckKMSKeyRegions, Pass, multiRegionDetail(meta), "")
+	r.checkRotation(ctx, meta)
+}
+
+func managerFix(region string) string {
+	return fmt.Sprintf("create a customer managed key and name it in the locator: `aws kms create-key --region %s`, `aws kms create-alias --alias-name alias/NAME --target-key-id <key id> --region %s`, then add ?kmsKey=alias/NAME; the next write re-encrypts the state under it", region, region)
+}
+
+func multiRegionDetail(m *kmstypes.KeyMetadata) string {
+	if !aws.ToBool(m.MultiRegion) || m.MultiRegionConfiguration == nil {
+		return "single-Region key"
+	}
+	c := m.MultiRegionConfiguration
+	var replicas []string
+	for _, k := range c.ReplicaKeys {
+		replicas = append(replicas, aws.ToString(k.Region))
+	}
+	primary := ""
+	if c.PrimaryKey != nil {
+		primary = aws.ToString(c.PrimaryKey.Region)
+	}
+	if c.MultiRegionKeyType == kmstypes.MultiRegionKeyTypeReplica {
+		return "multi-Region replica key; its primary is in " + primary
+	}
+	if len(replicas) == 0 {
+		return "multi-Region primary key, no replicas"
+	}
+	return "multi-Region primary key, replicas in " + strings.Join(replicas, ", ")
+}
+
+func (r *runner) checkRotation(ctx context.Context, m *kmstypes.KeyMetadata) {
+	ctx, cancel := r.bound(ctx)
+	defer cancel()
+	out, err := r.kms.GetKeyRotationStatus(ctx, &kms.GetKeyRotationStatusInput{KeyId: m.Arn})
+	if err != nil {
+		// Rotation is a best practice, not a requirement: a missing right
+		// to read it is a warning.
+		r.addErr(CheckKMSKeyRotation, Warn, storeerr.OpOpen, err)
+		return
+	}
+	if !out.KeyRotationEnabled {
+		r.add(CheckKMSKeyRotation, Warn, "automatic rotation is off",
+			fmt.Sprintf("turn it on (yearly by default; old ciphertexts keep decrypting): `aws kms enable-key-rotation --key-id %s --region %s`", aws.ToString(m.Arn), r.loc.Region))
+		return
+	}
+	detail := "automatic rotation is on"
+	if out.RotationPeriodInDays != nil {
+		detail += fmt.Sprintf(", every %d days", aws.ToInt32(out.RotationPeriodInDays))
+	}
+	if out.NextRotationDate != nil {
+		detail += ", next on " + out.NextRotationDate.UTC().Format("2006-01-02")
+	}
+	r.add(CheckKMSKeyRotation, Pass, detail, "")
+}
+
+// checkRead reads the main parameter decrypted, exactly as a reader does:
+// it proves ssm:GetParameter and kms:Decrypt through SSM.
+func (r *runner) checkRead(ctx context.Context) {
+	ctx, cancel := r.bound(ctx)
+	defer cancel()
+	out, err := r.ssm.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(r.loc.ParameterName), WithDecryption: aws.Bool(true)})
+	switch {
+	case errors.As(err, new(*ssmtypes.ParameterNotFound)):
+		r.add(CheckSSMRead, Pass, "ssm:GetParameter is allowed (the parameter does not exist yet, so kms:Decrypt is not proven here)", "")
+	case err != nil:
+		r.addErr(CheckSSMRead, Fail, storeerr.OpRead, err)
+	default:
+		r.param = out.Parameter
+		// Until parameter-key says otherwise, the parameter is taken to be
+		// under the locator's key.
+		r.decryptViaSSM = out.Parameter.Type == ssmtypes.ParameterTypeSecureString
+		what := "ssm:GetParameter is allowed"
+		if out.Parameter.Type == ssmtypes.ParameterTypeSecureString {
+			what += " and kms:Decrypt through SSM works"
+		}
+		r.add(CheckSSMRead, Pass, what, "")
+	}
+}
+
+// manifest is the part of the SSM backend's manifest (docs/format.md) the
+// doctor reports.
+type manifest struct {
+	Format     *int   `json:"ssmstate"`
+	Generation uint64 `json:"generation"`
+	Parts      int    `json:"parts"`
+	Size       int64  `json:"size"`
+	Advanced   bool   `json:"advanced"`
+}
+
+func (r *runner) checkParameter(ctx context.Context) {
+	ctx, cancel := r.bound(ctx)
+	defer cancel()
+	out, err := r.ssm.DescribeParameters(ctx, &ssm.DescribeParametersInput{
+		ParameterFilters: []ssmtypes.ParameterStringFilter{{Key: aws.String("Name"), Option: aws.String("Equals"), Values: []string{r.loc.ParameterName}}},
+	})
+	var meta *ssmtypes.ParameterMetadata
+	if err == nil && len(out.Parameters) > 0 {
+		meta = &out.Parameters[0]
+	}
+	if err == nil && meta == nil {
+		if r.param == nil {
+			r.add(CheckParameter, Pass, "absent: Open starts from an empty state and the first write creates the parameter", "")
+			r.add(CheckParameterKey, Pass, "absent: the first write encrypts it under "+r.keyRef(), "")
+			return
+		}
+	}
+	var parts []string
+	if r.param != nil {
+		parts = append(parts, fmt.Sprintf("%s, version %d", r.param.Type, r.param.Version))
+	}
+	if meta != nil {
+		if r.param == nil {
+			parts = append(parts, fmt.Sprintf("%s, version %d", meta.Type, meta.Version))
+		}
+		parts = append(parts, "tier "+string(meta.Tier))
+	}
+	status, fix := Pass, ""
+	if r.param != nil {
+		var m manifest
+		v := aws.ToString(r.param.Value)
+		if json.Unmarshal([]byte(v), &m) == nil && m.Format != nil {
+			tier := "Standard"
+			if m.Advanced {
+				tier = "Advanced"
+			}
+			parts = append(parts, fmt.Sprintf("a manifest of generation %d naming %d %s parts (%d bytes of state)", m.Generation, m.Parts, tier, m.Size))
+		} else {
+			parts = append(parts, fmt.Sprintf("the state in the parameter itself (%d bytes, Tailscale's format)", len(v)))
+		}
+		if r.param.Type != ssmtypes.ParameterTypeSecureString {
+			status = Warn
+			parts = append(parts, "stored in plain text")
+			fix = "write the state once through ssmstate (e.g. `ssmstate put LOCATOR KEY VALUE`): it rewrites the parameter as a SecureString under the configured key"
+		}
+	}
+	detail := strings.Join(parts, "; ")
+	if err != nil {
+		// DescribeParameters is not something the store needs: say what
+		// is missing and go on.
+		var e *storeerr.Error
+		s := r.subj
+		s.Op = storeerr.OpRead
+		if errors.As(storeerr.Classify(err, s), &e) {
+			r.add(CheckParameter, Warn, strings.TrimPrefix(detail+"; ", "; ")+"tier and key unknown: "+e.Cause,
+				"to let doctor show them: "+e.Fix)
+		} else {
+			r.add(CheckParameter, Warn, strings.TrimPrefix(detail+"; ", "; ")+"tier and key unknown: "+err.Error(), "")
+		}
+		r.add(CheckParameterKey, Skip, "needs ssm:DescribeParameters", "")
+		return
+	}
+	r.add(CheckParameter, status, detail, fix)
+	r.checkParameterKey(ctx, meta)
+}
+
+// checkParameterKey says which key encrypts the parameter now and whether
+// it is the locator's.
+func (r *runner) checkParameterKey(ctx context.Context, meta *ssmtypes.ParameterMetadata) {
+	if meta == nil {
+		r.add(CheckParameterKey, Skip, "DescribeParameters does not list the parameter", "")
+		return
+	}
+	if meta.Type != ssmtypes.ParameterTypeSecureString {
+		r.add(CheckParameterKey, Warn, "not encrypted (type "+string(meta.Type)+")", "the next write through ssmstate encrypts it under "+r.keyRef())
+		return
+	}
+	cur := aws.ToString(meta.KeyId)
+	if cur == "" {
+		cur = ssmManagedKeyAlias
+	}
+	curARN := cur
+	if out, err := r.kms.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(cur)}); err == nil {
+		curARN = aws.ToString(out.KeyMetadata.Arn)
+	}
+	want := ""
+	if r.key != nil {
+		want = aws.ToString(r.key.Arn)
+	}
+	name := cur
+	if curARN != cur {
+		name = cur + " (" + curARN + ")"
+	}
+	if want != "" && curARN == want {
+		r.add(CheckParameterKey, Pass, "encrypted under "+name+", the locator's key", "")
+		return
+	}
+	r.decryptViaSSM = false
+	r.add(CheckParameterKey, Warn, fmt.Sprintf("encrypted under %s, not the locator's key %s; reading it needs kms:Decrypt on %s", name, r.keyRef(), curARN),
+		"write the state once through ssmstate (e.g. `ssmstate put LOCATOR KEY VALUE`): every write re-encrypts it under "+r.keyRef())
+}
+
+// checkState loads the state with the store itself, which is what Open
+// does (including its fail-fast key check); it never writes.
+func (r *runner) checkState(ctx context.Context) {
+	ctx, cancel := r.bound(ctx)
+	defer cancel()
+	opts := []store.Option{store.WithTimeout(r.opts.Timeout)}
+	if r.loc.Kind == locator.KindSSM {
+		opts = append(opts, store.WithAWSConfig(r.cfg))
+	}
+	st, err := store.Open(ctx, r.locStr, opts...)
+	if err != nil {
+		var e *storeerr.Error
+		switch {
+		case errors.As(err, &e):
+			r.add(CheckState, Fail, e.Cause, e.Fix)
+		case errors.Is(err, store.ErrCorrupt):
+			r.add(CheckState, Fail, err.Error(), "restore a good version (`aws ssm get-parameter-history`), delete the parameter, or open the store with reset to start over")
+		default:
+			r.add(CheckState, Fail, err.Error(), "")
+		}
+		return
+	}
+	defer st.Close()
+	keys, err := st.List(ctx)
+	if err != nil {
+		r.add(CheckState, Fail, err.Error(), "")
+		return
+	}
+	total := 0
+	for _, k := range keys {
+		total += int(k.Size)
+	}
+	r.add(CheckState, Pass, fmt.Sprintf("decodes: %d keys, %d bytes of values", len(keys), total), "")
+}
+
+// writeProbe asks SSM to create name with a value that does not match the
+// AllowedPattern it sends, and without Overwrite. AWS authorizes the call
+// first (AccessDeniedException when ssm:PutParameter is not allowed) and then
+// refuses it: ParameterAlreadyExists when name exists,
+// ParameterPatternMismatchException otherwise. Neither creates or changes
+// anything.
+func (r *runner) writeProbe(ctx context.Context, check, name string) {
+	ctx, cancel := r.bound(ctx)
+	defer cancel()
+	_, err := r.ssm.PutParameter(ctx, &ssm.PutParameterInput{
+		Name:           aws.String(name),
+		Value:          aws.String(probeValue),
+		Type:           ssmtypes.ParameterTypeSecureString,
+		KeyId:          aws.String(r.keyRef()),
+		AllowedPattern: aws.String(probePattern),
+		Overwrite:      aws.Bool(false),
+	})
+	var ae smithy.APIError
+	switch {
+	case err == nil:
+		r.add(check, Fail, "the write probe unexpectedly created "+name+"; SSM did not apply AllowedPattern",
+			fmt.Sprintf("delete it: `aws ssm delete-parameter --name %s --region %s`", name, r.loc.Region))
+	case errors.As(err, &ae) && (ae.ErrorCode() == "ParameterAlreadyExists" || ae.ErrorCode() == "ParameterPatternMismatchException"):
+		r.add(check, Pass, fmt.Sprintf("ssm:PutParameter on %s is allowed (proven by a put SSM refused with %s; nothing changed)", name, ae.ErrorCode()), "")
+	default:
+		r.addErr(check, Fail, storeerr.OpWrite, err)
+	}
+}
+
+func (r *runner) checkWrite(ctx context.Context) {
+	r.writeProbe(ctx, CheckSSMWrite, r.loc.ParameterName)
+	part := r.loc.ParameterName + probePartSuffix
+	r.writeProbe(ctx, CheckSSMWriteParts, part)
+
+	// Deleting a part name the store never uses: ParameterNotFound proves
+	// ssm:DeleteParameter. The store deletes superseded parts (and moves a
+	// String parameter); without the right it leaves garbage behind, so a
+	// denial is a warning.
+	cctx, cancel := r.bound(ctx)
+	defer cancel()
+	_, err := r.ssm.DeleteParameter(cctx, &ssm.DeleteParameterInput{Name: aws.String(part)})
+	switch {
+	case errors.As(err, new(*ssmtypes.ParameterNotFound)):
+		r.add(CheckSSMDeleteParts, Pass, "ssm:DeleteParameter on "+part+" is allowed (proven by deleting a part name the store never uses, which does not exist)", "")
+	case err == nil:
+		r.add(CheckSSMDeleteParts, Warn, "ssm:DeleteParameter is allowed; "+part+" existed (the store never writes it) and was deleted", "")
+	default:
+		r.addErr(CheckSSMDeleteParts, Warn, storeerr.OpDelete, err)
+		c := &r.rep.Checks[len(r.rep.Checks)-1]
+		c.Detail += "; without it superseded parts stay behind as garbage"
+	}
+}
+
+// checkKMSRights proves kms:Encrypt, kms:GenerateDataKey and kms:Decrypt on
+// the locator's key with the parameter's encryption context, by DryRun.
+func (r *runner) checkKMSRights(ctx context.Context) {
+	names := []string{CheckKMSEncrypt, CheckKMSGenerateData, CheckKMSDecrypt}
+	if r.loc.KMSKey == "" {
+		// aws/ssm's key policy allows use only through SSM (kms:ViaService),
+		// so direct calls prove nothing; ssm-read covers Decrypt.
+		r.skipRest(names, "the AWS managed key aws/ssm is usable only through SSM")
+		return
+	}
+	if r.key == nil {
+		r.skipRest(names, "needs the KMS key")
+		return
+	}
+	keyID := aws.ToString(r.key.Arn)
+	encCtx := map[string]string{encryptionContextName: r.loc.ParameterARN()}
+
+	cctx, cancel := r.bound(ctx)
+	defer cancel()
+	_, err := r.kms.Encrypt(cctx, &kms.EncryptInput{KeyId: aws.String(keyID), Plaintext: []byte(probeValue), EncryptionContext: encCtx, DryRun: aws.Bool(true)})
+	r.dryRunResult(CheckKMSEncrypt, "kms:Encrypt", Fail, storeerr.OpWrite, err)
+
+	_, err = r.kms.GenerateDataKey(cctx, &kms.GenerateDataKeyInput{KeyId: aws.String(keyID), KeySpec: kmstypes.DataKeySpecAes256, EncryptionContext: encCtx, DryRun: aws.Bool(true)})
+	st := Warn // only Advanced parameters need data keys
+	if r.loc.Advanced {
+		st = Fail
+	}
+	r.dryRunResult(CheckKMSGenerateData, "kms:GenerateDataKey", st, storeerr.OpWrite, err)
+	if st == Warn && r.rep.Checks[len(r.rep.Checks)-1].Status == Warn {
+		c := &r.rep.Checks[len(r.rep.Checks)-1]
+		c.Detail += " (needed only for Advanced parameters, tier=advanced)"
+	}
+
+	// Decrypt needs a ciphertext under the key for this context: a real
+	// Encrypt (it changes nothing in AWS) makes one.
+	// When that is denied, the parameter's own stored ciphertext (a
+	// Standard SecureString is one KMS ciphertext) serves.
+	var blob []byte
+	if enc, err := r.kms.Encrypt(cctx, &kms.EncryptInput{KeyId: aws.String(keyID), Plaintext: []byte(probeValue), EncryptionContext: encCtx}); err == nil {
+		blob = enc.CiphertextBlob
+	} else if out, err := r.ssm.GetParameter(cctx, &ssm.GetParameterInput{Name: aws.String(r.loc.ParameterName)}); err == nil && r.decryptViaSSM {
+		blob, _ = base64.StdEncoding.DecodeString(aws.ToString(out.Parameter.Value))
+	}
+	if len(blob) == 0 {
+		if r.decryptViaSSM {
+			r.add(CheckKMSDecrypt, Pass, "kms:Decrypt through SSM works (ssm-read); a direct check needs a ciphertext, and kms:Encrypt is denied", "")
+		} else {
+			r.add(CheckKMSDecrypt, Skip, "needs a ciphertext, and kms:Encrypt failed", "")
+		}
+		r.viaServiceOnly()
+		return
+	}
+	_, err = r.kms.Decrypt(cctx, &kms.DecryptInput{KeyId: aws.String(keyID), CiphertextBlob: blob, EncryptionContext: encCtx, DryRun: aws.Bool(true)})
+	r.dryRunResult(CheckKMSDecrypt, "kms:Decrypt", Fail, storeerr.OpRead, err)
+	r.viaServiceOnly()
+}
+
+// viaServiceOnly softens direct-KMS denials when the policy evidently
+// allows the key only through SSM: SSM decrypted the parameter under the
+// locator's key (ssm-read), yet a direct kms:Decrypt is denied. Such a
+// policy (a kms:ViaService condition, as docs/iam-file.md recommends) denies
+// every direct call, so the DryRun checks cannot prove anything either way.
+func (r *runner) viaServiceOnly() {
+	if !r.decryptViaSSM {
+		return
+	}
+	var dec *Check
+	for i := range r.rep.Checks {
+		if c := &r.rep.Checks[i]; c.Name == CheckKMSDecrypt && c.Status == Fail {
+			dec = c
+		}
+	}
+	if dec == nil && !r.viaSSMEvident() {
+		return
+	}
+	for i := range r.rep.Checks {
+		c := &r.rep.Checks[i]
+		switch c.Name {
+		case CheckKMSEncrypt, CheckKMSGenerateData, CheckKMSDecrypt:
+			if c.Status == Fail && c.denied {
+				c.Status = Warn
+				c.Detail += "; SSM could decrypt the parameter with this key, so the key is probably usable only through SSM (kms:ViaService), which direct checks cannot prove"
+				c.Fix = "nothing, if the policies allow it through SSM (kms:ViaService = ssm." + r.loc.Region + ".amazonaws.com); otherwise " + c.Fix
+			}
+		}
+	}
+}
+
+func (r *runner) dryRunResult(check, action string, failStatus Status, op storeerr.Op, err error) {
+	var ae smithy.APIError
+	switch {
+	case errors.As(err, &ae) && ae.ErrorCode() == "DryRunOperationException":
+		r.add(check, Pass, fmt.Sprintf("%s is allowed with encryption context %s=%s (DryRun)", action, encryptionContextName, r.loc.ParameterARN()), "")
+	case err == nil:
+		r.add(check, Pass, action+" is allowed (the endpoint ignored DryRun)", "")
+	default:
+		r.addErr(check, failStatus, op, err)
+		if errors.As(err, &ae) && strings.HasPrefix(ae.ErrorCode(), "AccessDenied") {
+			c := &r.rep.Checks[len(r.rep.Checks)-1]
+			c.denied = true
+			c.Fix += "; if the policy allows " + action + " only through SSM (a kms:ViaService condition), this direct check cannot prove it, and ssm-read/state show whether SSM can use the key"
+		}
+	}
+}
+
+// viaSSMEvident: kms:Decrypt was shown to work through SSM while the direct
+// checks could not run.
+func (r *runner) viaSSMEvident() bool {
+	for _, c := range r.rep.Checks {
+		if c.Name == CheckKMSDecrypt && c.Status == Pass && strings.Contains(c.Detail, "through SSM") {
+			return true
+		}
+	}
+	return false
+}
+
+// WriteText prints the report, one line per check and a summary:
+//
+//	PASS  credentials            arn:aws:iam::123456789012:user/node1 (account 123456789012)
+//	FAIL  kms-key                the KMS key alias/ts-prod (…) is disabled, …
+//	                             fix: enable it: `aws kms enable-key …`
+func (rep *Report) WriteText(w io.Writer) error {
+	width := 0
+	for _, c := range rep.Checks {
+		width = max(width, len(c.Name))
+	}
+	var b strings.Builder
+	for _, c := range rep.Checks {
+		fmt.Fprintf(&b, "%-4s  %-*s  %s\n", c.Status, width, c.Name, c.Detail)
+		if c.Fix != "" {
+			fmt.Fprintf(&b, "%-4s  %-*s  fix: %s\n", "", width, "", c.Fix)
+		}
+	}
+	s := rep.Summary
+	verdict := "OK: nothing failed"
+	if !s.OK {
+		verdict = "FAILED: the store will not work until the FAIL lines are fixed"
+	}
+	fmt.Fprintf(&b, "%d checks: %d pass, %d warn, %d fail, %d skipped. %s\n", len(rep.Checks), s.Pass, s.Warn, s.Fail, s.Skip, verdict)
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// WriteJSON prints the report as the JSON object documented in
+// docs/doctor.md.
+func (rep *Report) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(rep)
+}
