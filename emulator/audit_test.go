@@ -230,3 +230,43 @@ func TestAuditOpenEndpointRecordsToo(t *testing.T) {
 		t.Fatalf("open endpoint PutParameter events: %+v", evs)
 	}
 }
+
+func TestAuditCapacityKeepsTheNewest(t *testing.T) {
+	srv := emulator.NewTestServer(t, emulator.WithAuditCapacity(3))
+	c := ssm.NewFromConfig(srv.AWSConfig(iamRegion))
+	openARN := func(name string) string { return "arn:aws:ssm:" + iamRegion + ":" + srv.Account() + ":parameter" + name }
+	for i := 0; i < 5; i++ {
+		name := "/cap/" + string(rune('a'+i))
+		if _, err := c.PutParameter(actx(t), &ssm.PutParameterInput{Name: aws.String(name), Value: aws.String("v"), Type: "String"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	evs := srv.AuditEvents()
+	if len(evs) != 3 {
+		t.Fatalf("%d events kept with capacity 3", len(evs))
+	}
+	for i, want := range []string{"/cap/c", "/cap/d", "/cap/e"} { // oldest first
+		if len(evs[i].Resources) != 1 || evs[i].Resources[0] != openARN(want) {
+			t.Fatalf("event %d is about %v, want %s", i, evs[i].Resources, want)
+		}
+	}
+	// Paging over the wrapped ring: newest first, each once.
+	var names []string
+	var token *string
+	ct := cloudtrail.NewFromConfig(srv.AWSConfig(iamRegion))
+	for {
+		out, err := ct.LookupEvents(actx(t), &cloudtrail.LookupEventsInput{MaxResults: aws.Int32(2), NextToken: token})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range out.Events {
+			names = append(names, aws.ToString(e.Resources[0].ResourceName))
+		}
+		if token = out.NextToken; token == nil {
+			break
+		}
+	}
+	if strings.Join(names, ",") != strings.Join([]string{openARN("/cap/e"), openARN("/cap/d"), openARN("/cap/c")}, ",") {
+		t.Fatalf("paged resources %v", names)
+	}
+}

@@ -85,6 +85,8 @@ type Backend struct {
 	// pending is a commit whose outcome is unknown (the call failed in a way
 	// that may have applied it).
 	pending *pendingCommit
+	// lastSweep is when sweep last listed parts (zero: not yet).
+	lastSweep time.Time
 }
 
 type pendingCommit struct {
@@ -291,6 +293,7 @@ func (b *Backend) Save(ctx context.Context, state map[string][]byte) (err error)
 		return err
 	}
 	b.cleanup(ctx, p)
+	b.sweep(ctx) // sweep.go: parts of interrupted writers
 	return nil
 }
 

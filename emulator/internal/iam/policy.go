@@ -8,9 +8,29 @@ import (
 
 // Policy is a parsed IAM policy document (identity policy or key policy).
 type Policy struct {
-	Version   string      `json:"Version"`
-	Id        string      `json:"Id,omitempty"`
-	Statement []Statement `json:"Statement"`
+	Version   string     `json:"Version"`
+	Id        string     `json:"Id,omitempty"`
+	Statement statements `json:"Statement"`
+}
+
+// statements is a policy's Statement: a list, or a single statement object.
+type statements []Statement
+
+func (l *statements) UnmarshalJSON(b []byte) error {
+	var one Statement
+	if len(b) > 0 && b[0] == '{' {
+		if err := json.Unmarshal(b, &one); err != nil {
+			return err
+		}
+		*l = statements{one}
+		return nil
+	}
+	var many []Statement
+	if err := json.Unmarshal(b, &many); err != nil {
+		return err
+	}
+	*l = many
+	return nil
 }
 
 // Statement is one policy statement.
@@ -99,15 +119,6 @@ func ParsePolicy(b []byte) (*Policy, error) {
 	var p Policy
 	if err := json.Unmarshal(b, &p); err != nil {
 		return nil, fmt.Errorf("policy is not valid JSON: %w", err)
-	}
-	if len(p.Statement) == 0 {
-		// A single statement object is also allowed.
-		var single struct {
-			Statement Statement `json:"Statement"`
-		}
-		if json.Unmarshal(b, &single) == nil && single.Statement.Effect != "" {
-			p.Statement = []Statement{single.Statement}
-		}
 	}
 	for i, s := range p.Statement {
 		if s.Effect != "Allow" && s.Effect != "Deny" {
