@@ -83,6 +83,7 @@ func runEmulator(ctx context.Context, stdout, stderr io.Writer, logger *slog.Log
 	fmt.Fprintf(stderr, "Export this environment to use it (any credentials work), stop with Ctrl-C:\n")
 	fmt.Fprintf(stdout, "export AWS_ENDPOINT_URL=%s\n", srv.URL)
 	fmt.Fprintf(stdout, "export AWS_REGION=%s\n", emulator.DefaultRegion)
+	fmt.Fprintf(stdout, "export AWS_DEFAULT_REGION=%s\n", emulator.DefaultRegion) // AWS CLI v1 reads only this one
 	fmt.Fprintf(stdout, "export AWS_ACCESS_KEY_ID=%s\n", emulator.DummyAccessKeyID)
 	fmt.Fprintf(stdout, "export AWS_SECRET_ACCESS_KEY=%s\n", emulator.DummySecretAccessKey)
 	<-ctx.Done()

@@ -63,7 +63,7 @@ func startEmulator(t *testing.T, args ...string) *runningEmulator {
 		close(lines)
 	}()
 	timeout := time.After(2 * time.Minute)
-	for len(e.env) < 4 {
+	for len(e.env) < 5 {
 		select {
 		case line, ok := <-lines:
 			if !ok {
@@ -128,7 +128,7 @@ func TestEmulatorPrintsEnvironmentServesAndStopsOnSIGTERM(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	e := startEmulator(t, "--account", "123456789012")
-	if !strings.HasPrefix(e.env["AWS_ENDPOINT_URL"], "http://127.0.0.1:") || e.env["AWS_REGION"] != "us-east-1" ||
+	if !strings.HasPrefix(e.env["AWS_ENDPOINT_URL"], "http://127.0.0.1:") || e.env["AWS_REGION"] != "us-east-1" || e.env["AWS_DEFAULT_REGION"] != "us-east-1" ||
 		e.env["AWS_ACCESS_KEY_ID"] == "" || e.env["AWS_SECRET_ACCESS_KEY"] == "" {
 		t.Fatalf("printed environment %v", e.env)
 	}
