@@ -62,7 +62,9 @@ func (l *Log) cloudTrailJSON(e entry) string {
 		account = l.account
 	}
 	rec := cloudTrailRecord{
-		EventVersion: "1.08",
+		// The version of the record format in AWS's current examples (KMS
+		// Developer Guide, "Decrypt" CloudTrail examples).
+		EventVersion: "1.11",
 		UserIdentity: userIdentity{
 			Type:        identityType(ev.PrincipalARN),
 			ARN:         ev.PrincipalARN,
