@@ -43,6 +43,8 @@ tests, with no AWS account: see "ssmstate demo" and "ssmstate emulator".`,
 		newMigrateCmd(),
 		newRotateCmd(),
 		newReplicateCmd(),
+		newBenchCmd(),
+		newDoctorCmd(),
 	)
 	addAWSFlags(root)
 	return root
