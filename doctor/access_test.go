@@ -105,7 +105,8 @@ func TestAccessDeniedDescribeKeyAndEncrypt(t *testing.T) {
 	noEncrypt := node("noEncrypt", without("kms:Encrypt")...)
 	noGDK := node("noGDK", without("kms:GenerateDataKey")...)
 	noDelete := node("noDelete", without("ssm:DeleteParameter")...)
-	e, loc := iamEnv(t, noDescribe, noEncrypt, noGDK, noDelete)
+	noBatchDelete := node("noBatchDel", without("ssm:DeleteParameters")...)
+	e, loc := iamEnv(t, noDescribe, noEncrypt, noGDK, noDelete, noBatchDelete)
 
 	cfg := e.as(noDescribe)
 	se := wantStoreErr(t, e.open(loc, store.WithAWSConfig(cfg)), storeerr.AccessDenied, []string{"kms:DescribeKey"}, []string{"kms:DescribeKey"})
@@ -129,6 +130,12 @@ func TestAccessDeniedDescribeKeyAndEncrypt(t *testing.T) {
 	cfg = e.as(noDelete)
 	rep = Run(context.Background(), loc, Options{AWSConfig: &cfg})
 	wantCheck(t, rep, CheckSSMDeleteParts, Warn, []string{"ssm:DeleteParameter", "garbage"}, []string{"ssm:DeleteParameter"})
+	cfg = e.as(noBatchDelete)
+	rep = Run(context.Background(), loc, Options{AWSConfig: &cfg})
+	wantCheck(t, rep, CheckSSMDeleteParts, Warn, []string{"ssm:DeleteParameters", "garbage"}, []string{"ssm:DeleteParameters"})
+	if !rep.Summary.OK {
+		t.Errorf("a missing delete right is a warning: %+v", rep.Summary)
+	}
 }
 
 // TestViaServicePolicy: the policy docs/iam-file.md recommends allows KMS

@@ -452,7 +452,7 @@ func (r *runner) checkParameter(ctx context.Context) {
 			if m.Advanced {
 				tier = "Advanced"
 			}
-			parts = append(parts, fmt.Sprintf("a manifest of generation %d naming %d %s parts (%d bytes of state)", m.Generation, m.Parts, tier, m.Size))
+			parts = append(parts, fmt.Sprintf("a manifest of generation %d naming %s (%d bytes of state)", m.Generation, plural(m.Parts, tier+" part"), m.Size))
 		} else {
 			parts = append(parts, fmt.Sprintf("the state in the parameter itself (%d bytes, Tailscale's format)", len(v)))
 		}
@@ -550,7 +550,7 @@ func (r *runner) checkState(ctx context.Context) {
 	for _, k := range keys {
 		total += int(k.Size)
 	}
-	r.add(CheckState, Pass, fmt.Sprintf("decodes: %d keys, %d bytes of values", len(keys), total), "")
+	r.add(CheckState, Pass, fmt.Sprintf("decodes: %s, %d bytes of values", plural(len(keys), "key"), total), "")
 }
 
 // writeProbe asks SSM to create name with a value that does not match the
@@ -594,9 +594,17 @@ func (r *runner) checkWrite(ctx context.Context) {
 	cctx, cancel := r.bound(ctx)
 	defer cancel()
 	_, err := r.ssm.DeleteParameter(cctx, &ssm.DeleteParameterInput{Name: aws.String(part)})
+	if errors.As(err, new(*ssmtypes.ParameterNotFound)) {
+		// The batch form, which the store's cleanup uses, answers a
+		// missing name in InvalidParameters rather than with an error.
+		_, err = r.ssm.DeleteParameters(cctx, &ssm.DeleteParametersInput{Names: []string{part}})
+		if err == nil {
+			err = &ssmtypes.ParameterNotFound{}
+		}
+	}
 	switch {
 	case errors.As(err, new(*ssmtypes.ParameterNotFound)):
-		r.add(CheckSSMDeleteParts, Pass, "ssm:DeleteParameter on "+part+" is allowed (proven by deleting a part name the store never uses, which does not exist)", "")
+		r.add(CheckSSMDeleteParts, Pass, "ssm:DeleteParameter and ssm:DeleteParameters on "+part+" are allowed (proven by deleting a part name the store never uses, which does not exist)", "")
 	case err == nil:
 		r.add(CheckSSMDeleteParts, Warn, "ssm:DeleteParameter is allowed; "+part+" existed (the store never writes it) and was deleted", "")
 	default:
@@ -720,6 +728,13 @@ func (r *runner) viaSSMEvident() bool {
 		}
 	}
 	return false
+}
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
 }
 
 // WriteText prints the report, one line per check and a summary:

@@ -198,7 +198,7 @@ func TestHealthyOnlyPassAndUnchanged(t *testing.T) {
 	if !rep.Summary.OK || rep.Summary.Pass != len(rep.Checks) {
 		t.Errorf("summary %+v", rep.Summary)
 	}
-	wantCheck(t, rep, CheckParameter, Pass, []string{"SecureString", "version", "parts"}, nil)
+	wantCheck(t, rep, CheckParameter, Pass, []string{"SecureString", "version", "manifest", "Standard part"}, nil)
 	wantCheck(t, rep, CheckParameterKey, Pass, []string{aws.ToString(e.key.Arn), "the locator's key"}, nil)
 	wantCheck(t, rep, CheckState, Pass, []string{"2 keys"}, nil)
 	after := e.snapshot(t)
