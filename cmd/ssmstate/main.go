@@ -45,6 +45,8 @@ tests, with no AWS account: see "ssmstate demo" and "ssmstate emulator".`,
 		newReplicateCmd(),
 		newBenchCmd(),
 		newDoctorCmd(),
+		newPolicyCmd(),
+		newAuditCmd(),
 	)
 	addAWSFlags(root)
 	return root
