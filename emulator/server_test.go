@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
@@ -270,11 +272,6 @@ func TestQuotaOnlyAppliesToListedOperations(t *testing.T) {
 func TestThrottlingSurfacesInSDKAsThrottlingException(t *testing.T) {
 	ctx := t.Context()
 	srv := NewTestServer(t, WithFaults(FaultSpec{ThrottleRate: 1, Operations: []string{"GetParameter"}}))
-	if _, ok := srv.handlers["AmazonSSM.GetParameter"]; !ok {
-		// Until the SSM service is wired in, the throttle still has to be
-		// reached through a routed operation.
-		srv.register("ssm", "AmazonSSM", map[string]awsapi.Handler{"GetParameter": func(*awsapi.Request, []byte) (any, error) { return nil, awsapi.Code("ParameterNotFound") }})
-	}
 	_, err := ssmClient(srv, "us-east-1").GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String("/x")})
 	ae := apiError(t, err)
 	var te *ssmtypes.ThrottlingException
@@ -412,5 +409,78 @@ func TestCallCounters(t *testing.T) {
 	srv.ResetCalls()
 	if c := srv.Calls(); len(c) != 0 {
 		t.Errorf("after ResetCalls: %v", c)
+	}
+}
+
+func TestRegionsAreIsolatedByCredentialScope(t *testing.T) {
+	ctx := t.Context()
+	srv := NewTestServer(t)
+	east, west := ssmClient(srv, "us-east-1"), ssmClient(srv, "eu-west-1")
+	if _, err := east.PutParameter(ctx, &ssm.PutParameterInput{Name: aws.String("/region/p"), Value: aws.String("east"), Type: ssmtypes.ParameterTypeString}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := west.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String("/region/p")})
+	var nf *ssmtypes.ParameterNotFound
+	if !errors.As(err, &nf) {
+		t.Fatalf("eu-west-1 sees us-east-1's parameter: %v", err)
+	}
+	if _, err := west.PutParameter(ctx, &ssm.PutParameterInput{Name: aws.String("/region/p"), Value: aws.String("west"), Type: ssmtypes.ParameterTypeString}); err != nil {
+		t.Fatalf("the same name in another Region is a different parameter: %v", err)
+	}
+	for region, want := range map[string]string{"us-east-1": "east", "eu-west-1": "west"} {
+		out, err := ssmClient(srv, region).GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String("/region/p")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if aws.ToString(out.Parameter.Value) != want || !strings.HasPrefix(aws.ToString(out.Parameter.ARN), "arn:aws:ssm:"+region+":") {
+			t.Errorf("%s: value %q ARN %q", region, aws.ToString(out.Parameter.Value), aws.ToString(out.Parameter.ARN))
+		}
+	}
+	// KMS keys too: a key made in one Region is not found in another.
+	key, err := kms.NewFromConfig(srv.AWSConfig("us-east-1")).CreateKey(ctx, &kms.CreateKeyInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = kms.NewFromConfig(srv.AWSConfig("eu-west-1")).DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: key.KeyMetadata.KeyId})
+	var knf *kmstypes.NotFoundException
+	if !errors.As(err, &knf) {
+		t.Errorf("eu-west-1 DescribeKey of a us-east-1 key: %v, want NotFoundException", err)
+	}
+}
+
+func TestReadQuotaSharedByGetParameterFamily(t *testing.T) {
+	// AWS shares one read quota among GetParameter, GetParameters and
+	// GetParametersByPath per account and Region.
+	ctx := t.Context()
+	srv := NewTestServer(t, WithQuota(0.0001, 3, "GetParameter", "GetParameters", "GetParametersByPath"))
+	c := ssmClient(srv, "us-east-1")
+	if _, err := c.PutParameter(ctx, &ssm.PutParameterInput{Name: aws.String("/q/p"), Value: aws.String("v"), Type: ssmtypes.ParameterTypeString}); err != nil {
+		t.Fatalf("PutParameter is not in the read quota: %v", err)
+	}
+	if _, err := c.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String("/q/p")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.GetParameters(ctx, &ssm.GetParametersInput{Names: []string{"/q/p"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.GetParametersByPath(ctx, &ssm.GetParametersByPathInput{Path: aws.String("/q")}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := c.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String("/q/p")})
+	var te *ssmtypes.ThrottlingException
+	if !errors.As(err, &te) || aws.ToString(te.Message) != "Rate exceeded" {
+		t.Fatalf("fourth read: %v, want ThrottlingException: Rate exceeded", err)
+	}
+	if _, err := c.DescribeParameters(ctx, &ssm.DescribeParametersInput{}); err != nil {
+		t.Errorf("DescribeParameters is not in the read quota: %v", err)
+	}
+	// The SDK's standard retryer backs off and retries throttling, but a
+	// bucket that refills every few hours stays empty.
+	retrying := ssm.NewFromConfig(srv.AWSConfig("us-east-1"))
+	if _, err := retrying.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String("/q/p")}); !errors.As(err, &te) {
+		t.Errorf("with retries: %v, want ThrottlingException", err)
+	}
+	if got := srv.Calls()["ssm.GetParameter"]; got < 4 {
+		t.Errorf("Calls()[ssm.GetParameter] = %d: the retried call must count each attempt", got)
 	}
 }
