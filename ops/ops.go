@@ -23,6 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
+	"github.com/ssmstate/ssmstate/locator"
 	"github.com/ssmstate/ssmstate/store"
 	"github.com/ssmstate/ssmstate/store/ssmparam"
 	"github.com/ssmstate/ssmstate/storeerr"
@@ -167,9 +168,20 @@ func snapshot(ctx context.Context, s *store.Store) (map[string][]byte, error) {
 // WriteAll makes loc's state equal to state: it refuses (ErrNotEmpty) when
 // loc already holds keys and o.Force is not set; with Force, keys absent
 // from state are removed. The keys are written concurrently so that the
-// store's group commit saves them in few commits. It then verifies by
-// reopening loc.
+// store's group commit saves them in few commits; an SSM state is written
+// in exactly one commit (one put per part and one of the main parameter)
+// through the SSM backend. It then verifies by reopening loc.
 func WriteAll(ctx context.Context, loc string, state map[string][]byte, o Options) error {
+	l, err := locator.Parse(loc)
+	if err != nil {
+		return err
+	}
+	if l.Kind == locator.KindSSM {
+		if err := writeSSM(ctx, l, state, o); err != nil {
+			return err
+		}
+		return Verify(ctx, loc, state, o)
+	}
 	s, err := store.Open(ctx, loc, o.storeOptions()...)
 	if err != nil {
 		return err
@@ -181,11 +193,7 @@ func WriteAll(ctx context.Context, loc string, state map[string][]byte, o Option
 	}
 	if len(existing) > 0 && !o.Force {
 		s.Close()
-		return &Error{
-			Cause: fmt.Sprintf("%s already holds a state (%d keys), which this would replace", loc, len(existing)),
-			Fix:   "pick an empty destination, or pass --force to replace that state",
-			Err:   ErrNotEmpty,
-		}
+		return notEmpty(loc, len(existing))
 	}
 	type write struct {
 		key   string
@@ -275,4 +283,55 @@ func Remove(ctx context.Context, loc, key string, o Options) error {
 	}
 	err = s.WriteState(ctx, key, nil)
 	return errors.Join(err, s.Close())
+}
+
+// notEmpty is the refusal to replace a destination's state.
+func notEmpty(loc string, keys int) error {
+	return &Error{
+		Cause: fmt.Sprintf("%s already holds a state (%d keys), which this would replace", loc, keys),
+		Fix:   "pick an empty destination, or pass --force to replace that state",
+		Err:   ErrNotEmpty,
+	}
+}
+
+// writeSSM replaces the state of an SSM locator in one commit: the key
+// check of store.Open (the locator's key exists, is enabled, symmetric and
+// in the parameter's Region), a load (for the conflict check and to refuse
+// a non-empty destination), then one Save of the whole state.
+func writeSSM(ctx context.Context, l locator.Locator, state map[string][]byte, o Options) error {
+	ctx, cancel := context.WithTimeout(ctx, o.timeout())
+	defer cancel()
+	cfg, err := o.awsConfig(ctx, l.Region)
+	if err != nil {
+		return err
+	}
+	if l.KMSKey != "" {
+		c, err := o.clients(ctx, l.Region)
+		if err != nil {
+			return err
+		}
+		if _, err := storeerr.CheckKey(ctx, c.kms, storeerr.Subject{Op: storeerr.OpOpen, Parameter: l.ParameterARN(), Region: l.Region, Key: l.KMSKey}); err != nil {
+			return err
+		}
+	}
+	b, err := ssmparam.NewFromConfig(ctx, cfg, ssmparam.Config{
+		ParameterName: l.ParameterName, ParameterARN: l.ParameterARN(), KMSKey: l.KMSKey,
+		Advanced: l.Advanced, Logger: o.Logger, Timeout: o.timeout(),
+	})
+	if err != nil {
+		return err
+	}
+	existing, err := b.Load(ctx)
+	if err != nil {
+		return err
+	}
+	if len(existing) > 0 && !o.Force {
+		return notEmpty(l.String(), len(existing))
+	}
+	o.progress("writing parameters", 0, 1)
+	if err := b.Save(ctx, state); err != nil {
+		return err
+	}
+	o.progress("writing parameters", 1, 1)
+	return nil
 }
