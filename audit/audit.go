@@ -50,7 +50,9 @@ type Entry struct {
 	ViaSSM bool `json:"viaSsm,omitempty"`
 	// Denied: refused for lack of permission; Error holds AWS's code and
 	// message for every failed call.
-	Denied   bool   `json:"denied"`
+	Denied bool `json:"denied"`
+	// Absent: the parameter did not exist (ParameterNotFound).
+	Absent   bool   `json:"absent,omitempty"`
 	Error    string `json:"error,omitempty"`
 	SourceIP string `json:"sourceIp,omitempty"`
 	EventID  string `json:"eventId"`
@@ -233,8 +235,9 @@ func (m matcher) entry(ev cttypes.Event) (Entry, bool) {
 		SourceIP:  r.SourceIPAddress,
 		EventID:   aws.ToString(ev.EventId),
 	}
-	if e.Time.IsZero() && ev.EventTime != nil {
-		e.Time = *ev.EventTime
+	// LookupEvents' EventTime may be finer than the record's seconds.
+	if ev.EventTime != nil && (e.Time.IsZero() || ev.EventTime.Sub(e.Time).Abs() < time.Second) {
+		e.Time = ev.EventTime.UTC()
 	}
 	if e.Principal == "" {
 		e.Principal = aws.ToString(ev.Username)
@@ -287,6 +290,9 @@ func (m matcher) entry(ev cttypes.Event) (Entry, bool) {
 			e.Error += ": " + r.ErrorMessage
 		}
 		e.Denied = strings.Contains(r.ErrorCode, "AccessDenied") || r.ErrorCode == "UnauthorizedOperation"
+		// A read of a parameter that does not exist (the store's first
+		// write checks for it) is an answer, not a failure.
+		e.Absent = r.ErrorCode == "ParameterNotFound"
 	}
 	return e, true
 }
@@ -302,6 +308,8 @@ func summarise(es []Entry) []PrincipalSummary {
 		switch {
 		case e.Denied:
 			s.Denied++
+			continue
+		case e.Absent:
 			continue
 		case e.Error != "":
 			s.Failed++

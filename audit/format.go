@@ -28,6 +28,8 @@ func (r *Report) WriteText(w io.Writer) error {
 		status := e.Kind
 		if e.Denied {
 			status = "DENIED"
+		} else if e.Absent {
+			status = "absent"
 		} else if e.Error != "" {
 			status = "FAILED"
 		}

@@ -84,6 +84,12 @@ type world struct {
 // same data directory with every principal the test needs: extra(w)
 // returns them given the generated policies.
 func newWorld(t *testing.T, extra func(w *world) []emulator.IAMPrincipal) *world {
+	return newWorldKeyPolicy(t, "", extra)
+}
+
+// newWorldKeyPolicy is newWorld with the key created under keyPolicy
+// (empty: KMS's default policy).
+func newWorldKeyPolicy(t *testing.T, keyPolicy string, extra func(w *world) []emulator.IAMPrincipal) *world {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	t.Cleanup(cancel)
@@ -95,7 +101,11 @@ func newWorld(t *testing.T, extra func(w *world) []emulator.IAMPrincipal) *world
 		t.Fatal(err)
 	}
 	k := kms.NewFromConfig(setup.AWSConfigWithCredentials(region, admin.AccessKeyID, admin.SecretAccessKey))
-	out, err := k.CreateKey(ctx, &kms.CreateKeyInput{Description: aws.String("ts-shared")})
+	in := &kms.CreateKeyInput{Description: aws.String("ts-shared")}
+	if keyPolicy != "" {
+		in.Policy = aws.String(keyPolicy)
+	}
+	out, err := k.CreateKey(ctx, in)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -621,5 +631,52 @@ func TestAuditShowsDenialsAndDecryptions(t *testing.T) {
 	}
 	if sum == nil || sum.Denied == 0 || sum.Decrypts != 0 {
 		t.Errorf("snooper's summary %+v: want denials and no decryptions", sum)
+	}
+}
+
+// The key-policy statements `ssmstate policy --role-arn` prints are enough
+// on their own: with a key policy that does not delegate to IAM (only the
+// admin and those statements), a node whose identity policy holds only the
+// SSM statements runs doctor (all PASS) and the store; a principal with the
+// same identity policy that the key policy does not name cannot even open.
+func TestKeyPolicyStatementsSuffice(t *testing.T) {
+	l, _ := locator.Parse(locA)
+	nodeARN := "arn:aws:iam::" + account + ":role/nodeA"
+	gen, err := policy.Generate(l, policy.Options{RoleARN: nodeARN})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyPolicy := policy.Document{Version: "2012-10-17", Statement: append([]policy.Statement{{
+		Sid: "Admin", Effect: "Allow", Principal: map[string][]string{"AWS": {admin.ARN}}, Action: []string{"kms:*"}, Resource: []string{"*"},
+	}}, gen.KeyPolicy...)}
+	var node, other emulator.IAMPrincipal
+	w := newWorldKeyPolicy(t, string(docJSON(t, keyPolicy)), func(w *world) []emulator.IAMPrincipal {
+		ssmOnly := policy.Document{Version: "2012-10-17"}
+		for _, st := range w.polA.Identity.Statement {
+			if strings.HasPrefix(st.Action[0], "ssm:") {
+				ssmOnly.Statement = append(ssmOnly.Statement, st)
+			}
+		}
+		node = principal("nodeA", docJSON(t, ssmOnly))
+		other = principal("other", docJSON(t, ssmOnly))
+		return []emulator.IAMPrincipal{node, other}
+	})
+	if node.ARN != nodeARN {
+		t.Fatalf("node ARN %s", node.ARN)
+	}
+	big := randomValue(16 << 10)
+	if err := w.writeState(node, locA, "profile-big", big); err != nil {
+		t.Fatalf("multi-part write with the key-policy statements: %v", err)
+	}
+	if got, err := w.readState(node, locA, "profile-big"); err != nil || !bytes.Equal(got, big) {
+		t.Fatalf("multi-part read: %v", err)
+	}
+	cfg := w.cfg(node)
+	rep := doctor.Run(w.ctx, locA, doctor.Options{AWSConfig: &cfg})
+	wantAllPass(t, rep)
+
+	_, err = w.readState(other, locA, "profile-big")
+	if err == nil || !strings.Contains(err.Error(), "kms:DescribeKey") {
+		t.Fatalf("a principal the key policy does not name: want a kms:DescribeKey denial, got %v", err)
 	}
 }
