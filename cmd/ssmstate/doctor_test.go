@@ -140,3 +140,73 @@ func TestCLIDoctor(t *testing.T) {
 		t.Errorf("no argument: exit %d, want %d", code, exitUsage)
 	}
 }
+
+// TestCLIDoctorFailureModes: each broken setup, made for real on the local
+// endpoint, exits 1 with a FAIL line that names the cause and a fix line.
+func TestCLIDoctorFailureModes(t *testing.T) {
+	ctx := context.Background()
+	srv := emulator.NewTestServer(t)
+	cfg := srv.AWSConfig("us-east-1")
+	env := doctorEnv(t, srv.URL)
+	kc := kms.NewFromConfig(cfg)
+	base := "arn:aws:ssm:us-east-1:" + srv.Account() + ":parameter/ts/"
+	newKey := func(alias string, in *kms.CreateKeyInput) string {
+		k, err := kc.CreateKey(ctx, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := kc.CreateAlias(ctx, &kms.CreateAliasInput{AliasName: aws.String(alias), TargetKeyId: k.KeyMetadata.KeyId}); err != nil {
+			t.Fatal(err)
+		}
+		return aws.ToString(k.KeyMetadata.KeyId)
+	}
+	gone := newKey("alias/gone", &kms.CreateKeyInput{})
+	if _, err := kc.DeleteAlias(ctx, &kms.DeleteAliasInput{AliasName: aws.String("alias/gone")}); err != nil {
+		t.Fatal(err)
+	}
+	_ = gone
+	doomed := newKey("alias/doomed", &kms.CreateKeyInput{})
+	if _, err := kc.ScheduleKeyDeletion(ctx, &kms.ScheduleKeyDeletionInput{KeyId: aws.String(doomed), PendingWindowInDays: aws.Int32(7)}); err != nil {
+		t.Fatal(err)
+	}
+	newKey("alias/rsa", &kms.CreateKeyInput{KeySpec: "RSA_2048", KeyUsage: "ENCRYPT_DECRYPT"})
+
+	for _, tc := range []struct {
+		name, loc, check, cause, fix string
+	}{
+		{"alias deleted", base + "a?kmsKey=alias/gone", "kms-key", "alias/gone does not exist", "aws kms create-alias --alias-name alias/gone"},
+		{"pending deletion", base + "b?kmsKey=alias/doomed", "kms-key", "scheduled for deletion on ", "aws kms cancel-key-deletion --key-id "},
+		{"asymmetric", base + "c?kmsKey=alias/rsa", "kms-key-spec", "RSA_2048", "--key-spec SYMMETRIC_DEFAULT"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, _, code := doctorRun(t, env, "doctor", tc.loc)
+			if code != exitFailed {
+				t.Errorf("exit %d, want %d", code, exitFailed)
+			}
+			line := failLine(out, tc.check)
+			if !strings.Contains(line, tc.cause) || !strings.Contains(line, "fix: ") || !strings.Contains(line, tc.fix) {
+				t.Errorf("FAIL %s does not name %q and %q:\n%s", tc.check, tc.cause, tc.fix, out)
+			}
+		})
+	}
+
+	t.Run("throttled", func(t *testing.T) {
+		srv.SetFaults(emulator.FaultSpec{ThrottleRate: 1, Seed: 1})
+		defer srv.SetFaults(emulator.FaultSpec{})
+		out, _, code := doctorRun(t, env, "doctor", base+"d?kmsKey=alias/rsa")
+		if code != exitFailed || !strings.Contains(failLine(out, "credentials"), "throttled") {
+			t.Errorf("exit %d:\n%s", code, out)
+		}
+	})
+}
+
+// failLine returns the FAIL line of check and the fix line under it.
+func failLine(out, check string) string {
+	lines := strings.Split(out, "\n")
+	for i, l := range lines {
+		if strings.HasPrefix(l, "FAIL  "+check+" ") && i+1 < len(lines) {
+			return l + "\n" + strings.TrimSpace(lines[i+1])
+		}
+	}
+	return ""
+}
