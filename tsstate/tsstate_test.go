@@ -3,7 +3,9 @@ package tsstate_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -89,5 +91,45 @@ func TestRegister(t *testing.T) {
 	}
 	if v, err := st.ReadState("k"); err != nil || string(v) != "v" {
 		t.Fatalf("ReadState = %q, %v", v, err)
+	}
+}
+
+// Safe for concurrent use, as ipn.StateStore requires: concurrent writers
+// and readers on distinct and shared keys, each write visible once
+// WriteState returns.
+func TestConcurrentUse(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	st, err := tsstate.New(ctx, filepath.Join(t.TempDir(), "state"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	var wg sync.WaitGroup
+	errs := make(chan error, 16*20)
+	for g := range 16 {
+		wg.Go(func() {
+			for i := range 20 {
+				k := ipn.StateKey(fmt.Sprintf("k%d", g))
+				v := fmt.Appendf(nil, "v%d-%d", g, i)
+				if err := st.WriteState(k, v); err != nil {
+					errs <- err
+					return
+				}
+				if got, err := st.ReadState(k); err != nil || !bytes.Equal(got, v) {
+					errs <- fmt.Errorf("ReadState(%s) = %q, %v right after writing %q", k, got, err, v)
+					return
+				}
+				if err := st.WriteState("shared", v); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
 	}
 }
