@@ -30,10 +30,10 @@ import (
 
 // DefaultTimeout bounds each ReadState and WriteState when no WithTimeout is
 // given. ipn.StateStore has no context, so without a bound a write during an
-// SSM or KMS outage would hang the Tailscale backend; with it the write
-// fails and Tailscale logs it and carries on. It is longer than the store's
-// own per-Save bound so that a write waits out one whole commit, retries
-// included, before giving up.
+// SSM or KMS outage could hang the Tailscale backend; with it the call
+// returns an error instead. It is longer than twice the store's own per-Save
+// bound (store.DefaultTimeout), so that a write can wait out a commit in
+// flight and then its own, retries included, before giving up.
 const DefaultTimeout = 2 * time.Minute
 
 // StateStore is what New returns: a Tailscale state store that holds
