@@ -47,6 +47,9 @@ tests, with no AWS account: see "ssmstate demo" and "ssmstate emulator".`,
 		newDoctorCmd(),
 		newPolicyCmd(),
 		newAuditCmd(),
+		newGetCmd(),
+		newPutCmd(),
+		newLsCmd(),
 	)
 	addAWSFlags(root)
 	return root
