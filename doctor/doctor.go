@@ -416,34 +416,58 @@ type manifest struct {
 	Advanced   bool   `json:"advanced"`
 }
 
+// describeAll lists the main parameter, its parts and its side parameter
+// (every name that begins with the main parameter's).
+func (r *runner) describeAll(ctx context.Context) (map[string]ssmtypes.ParameterMetadata, error) {
+	all := map[string]ssmtypes.ParameterMetadata{}
+	p := ssm.NewDescribeParametersPaginator(r.ssm, &ssm.DescribeParametersInput{
+		ParameterFilters: []ssmtypes.ParameterStringFilter{{Key: aws.String("Name"), Option: aws.String("BeginsWith"), Values: []string{r.loc.ParameterName}}},
+		MaxResults:       aws.Int32(50),
+	})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range page.Parameters {
+			all[aws.ToString(m.Name)] = m
+		}
+	}
+	return all, nil
+}
+
 func (r *runner) checkParameter(ctx context.Context) {
 	ctx, cancel := r.bound(ctx)
 	defer cancel()
-	out, err := r.ssm.DescribeParameters(ctx, &ssm.DescribeParametersInput{
-		ParameterFilters: []ssmtypes.ParameterStringFilter{{Key: aws.String("Name"), Option: aws.String("Equals"), Values: []string{r.loc.ParameterName}}},
-	})
+	name := r.loc.ParameterName
+	all, err := r.describeAll(ctx)
 	var meta *ssmtypes.ParameterMetadata
-	if err == nil && len(out.Parameters) > 0 {
-		meta = &out.Parameters[0]
+	if m, ok := all[name]; ok {
+		meta = &m
 	}
-	if err == nil && meta == nil {
-		if r.param == nil {
-			r.add(CheckParameter, Pass, "absent: Open starts from an empty state and the first write creates the parameter", "")
-			r.add(CheckParameterKey, Pass, "absent: the first write encrypts it under "+r.keyRef(), "")
+	side, hasSide := all[name+".moving"]
+	if err == nil && meta == nil && r.param == nil {
+		if hasSide {
+			r.add(CheckParameter, Warn, "absent, but "+name+".moving holds the state: a move from String to SecureString was cut short",
+				"write the state once through ssmstate (e.g. `ssmstate put LOCATOR KEY VALUE`): the store reads the state from "+name+".moving and completes the move")
+			r.checkParameterKey(ctx, &side, nil)
 			return
 		}
+		r.add(CheckParameter, Pass, "absent: Open starts from an empty state and the first write creates the parameter", "")
+		r.add(CheckParameterKey, Pass, "absent: the first write encrypts it under "+r.keyRef(), "")
+		return
 	}
 	var parts []string
 	if r.param != nil {
 		parts = append(parts, fmt.Sprintf("%s, version %d", r.param.Type, r.param.Version))
+	} else if meta != nil {
+		parts = append(parts, fmt.Sprintf("%s, version %d", meta.Type, meta.Version))
 	}
 	if meta != nil {
-		if r.param == nil {
-			parts = append(parts, fmt.Sprintf("%s, version %d", meta.Type, meta.Version))
-		}
 		parts = append(parts, "tier "+string(meta.Tier))
 	}
 	status, fix := Pass, ""
+	var current []ssmtypes.ParameterMetadata // parts of the generation in effect
 	if r.param != nil {
 		var m manifest
 		v := aws.ToString(r.param.Value)
@@ -453,6 +477,22 @@ func (r *runner) checkParameter(ctx context.Context) {
 				tier = "Advanced"
 			}
 			parts = append(parts, fmt.Sprintf("a manifest of generation %d naming %s (%d bytes of state)", m.Generation, plural(m.Parts, tier+" part"), m.Size))
+			if err == nil {
+				missing := 0
+				for i := range m.Parts {
+					pm, ok := all[fmt.Sprintf("%s.part-%d-%d", name, m.Generation, i)]
+					if !ok {
+						missing++
+						continue
+					}
+					current = append(current, pm)
+				}
+				if missing > 0 {
+					status = Fail
+					parts = append(parts, fmt.Sprintf("%s missing", plural(missing, "part")))
+					fix = "restore the parts from a backup (`ssmstate import`), or open the store with reset to start over"
+				}
+			}
 		} else {
 			parts = append(parts, fmt.Sprintf("the state in the parameter itself (%d bytes, Tailscale's format)", len(v)))
 		}
@@ -460,6 +500,11 @@ func (r *runner) checkParameter(ctx context.Context) {
 			status = Warn
 			parts = append(parts, "stored in plain text")
 			fix = "write the state once through ssmstate (e.g. `ssmstate put LOCATOR KEY VALUE`): it rewrites the parameter as a SecureString under the configured key"
+		}
+	}
+	if err == nil {
+		if n := len(all) - 1 - len(current) - boolInt(hasSide); n > 0 && meta != nil {
+			parts = append(parts, fmt.Sprintf("%s left from superseded generations (removed after the next write)", plural(n, "other parameter")))
 		}
 	}
 	detail := strings.Join(parts, "; ")
@@ -470,51 +515,90 @@ func (r *runner) checkParameter(ctx context.Context) {
 		s := r.subj
 		s.Op = storeerr.OpRead
 		if errors.As(storeerr.Classify(err, s), &e) {
-			r.add(CheckParameter, Warn, strings.TrimPrefix(detail+"; ", "; ")+"tier and key unknown: "+e.Cause,
+			r.add(CheckParameter, Warn, strings.TrimPrefix(detail+"; ", "; ")+"tier, parts and key unknown: "+e.Cause,
 				"to let doctor show them: "+e.Fix)
 		} else {
-			r.add(CheckParameter, Warn, strings.TrimPrefix(detail+"; ", "; ")+"tier and key unknown: "+err.Error(), "")
+			r.add(CheckParameter, Warn, strings.TrimPrefix(detail+"; ", "; ")+"tier, parts and key unknown: "+err.Error(), "")
 		}
 		r.add(CheckParameterKey, Skip, "needs ssm:DescribeParameters", "")
 		return
 	}
 	r.add(CheckParameter, status, detail, fix)
-	r.checkParameterKey(ctx, meta)
+	r.checkParameterKey(ctx, meta, current)
 }
 
-// checkParameterKey says which key encrypts the parameter now and whether
-// it is the locator's.
-func (r *runner) checkParameterKey(ctx context.Context, meta *ssmtypes.ParameterMetadata) {
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// checkParameterKey says which key encrypts the parameter (and its parts)
+// now and whether it is the locator's.
+func (r *runner) checkParameterKey(ctx context.Context, meta *ssmtypes.ParameterMetadata, parts []ssmtypes.ParameterMetadata) {
 	if meta == nil {
 		r.add(CheckParameterKey, Skip, "DescribeParameters does not list the parameter", "")
 		return
 	}
 	if meta.Type != ssmtypes.ParameterTypeSecureString {
+		r.decryptViaSSM = false
 		r.add(CheckParameterKey, Warn, "not encrypted (type "+string(meta.Type)+")", "the next write through ssmstate encrypts it under "+r.keyRef())
 		return
-	}
-	cur := aws.ToString(meta.KeyId)
-	if cur == "" {
-		cur = ssmManagedKeyAlias
-	}
-	curARN := cur
-	if out, err := r.kms.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(cur)}); err == nil {
-		curARN = aws.ToString(out.KeyMetadata.Arn)
 	}
 	want := ""
 	if r.key != nil {
 		want = aws.ToString(r.key.Arn)
 	}
+	resolved := map[string]string{} // key id as SSM records it → key ARN
+	arnOf := func(id string) string {
+		if id == "" {
+			id = ssmManagedKeyAlias
+		}
+		if a, ok := resolved[id]; ok {
+			return a
+		}
+		a := id
+		if out, err := r.kms.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(id)}); err == nil {
+			a = aws.ToString(out.KeyMetadata.Arn)
+		}
+		resolved[id] = a
+		return a
+	}
+	cur := aws.ToString(meta.KeyId)
+	if cur == "" {
+		cur = ssmManagedKeyAlias
+	}
+	curARN := arnOf(cur)
 	name := cur
 	if curARN != cur {
 		name = cur + " (" + curARN + ")"
 	}
-	if want != "" && curARN == want {
-		r.add(CheckParameterKey, Pass, "encrypted under "+name+", the locator's key", "")
+	var otherParts []string
+	for _, p := range parts {
+		if a := arnOf(aws.ToString(p.KeyId)); a != want || p.Type != ssmtypes.ParameterTypeSecureString {
+			otherParts = append(otherParts, aws.ToString(p.Name)+" under "+a)
+		}
+	}
+	if want != "" && curARN == want && len(otherParts) == 0 {
+		what := "encrypted under " + name + ", the locator's key"
+		if len(parts) > 0 {
+			what = "encrypted, with its " + plural(len(parts), "part") + ", under " + name + ", the locator's key"
+		}
+		r.add(CheckParameterKey, Pass, what, "")
 		return
 	}
 	r.decryptViaSSM = false
-	r.add(CheckParameterKey, Warn, fmt.Sprintf("encrypted under %s, not the locator's key %s; reading it needs kms:Decrypt on %s", name, r.keyRef(), curARN),
+	var detail string
+	if want == "" || curARN != want {
+		detail = fmt.Sprintf("encrypted under %s, not the locator's key %s; reading it needs kms:Decrypt on %s", name, r.keyRef(), curARN)
+	} else {
+		detail = "the main parameter is under the locator's key " + name
+	}
+	if len(otherParts) > 0 {
+		detail += "; parts under another key: " + strings.Join(otherParts, ", ")
+	}
+	r.add(CheckParameterKey, Warn, detail,
 		"write the state once through ssmstate (e.g. `ssmstate put LOCATOR KEY VALUE`): every write re-encrypts it under "+r.keyRef())
 }
 

@@ -540,3 +540,26 @@ func TestRotationOffWarnsAndOtherKeyWarns(t *testing.T) {
 	rep = e.doctor(t, loc)
 	wantCheck(t, rep, CheckKMSKeyRotation, Warn, []string{"off"}, []string{"aws kms enable-key-rotation --key-id " + aws.ToString(e.key.Arn)})
 }
+
+func TestMissingPart(t *testing.T) {
+	e := newEnv(t)
+	loc := e.healthy(t)
+	rep := e.doctor(t, loc)
+	wantCheck(t, rep, CheckParameterKey, Pass, []string{"1 part", "the locator's key"}, nil)
+	var part string
+	for name := range e.snapshot(t) {
+		if strings.Contains(name, ".part-") {
+			part = name
+		}
+	}
+	if _, err := e.ssm.DeleteParameter(context.Background(), &ssm.DeleteParameterInput{Name: aws.String(part)}); err != nil {
+		t.Fatal(err)
+	}
+	err := e.open(loc)
+	if !errors.Is(err, store.ErrCorrupt) {
+		t.Fatalf("open with a part missing: %v", err)
+	}
+	rep = e.doctor(t, loc)
+	wantCheck(t, rep, CheckParameter, Fail, []string{"1 part missing"}, []string{"reset"})
+	wantCheck(t, rep, CheckState, Fail, []string{"missing"}, []string{"reset"})
+}
