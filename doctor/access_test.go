@@ -168,3 +168,43 @@ func logReport(t *testing.T, rep *Report) {
 	rep.WriteText(&b)
 	t.Logf("\n%s", b.String())
 }
+
+// TestREADMEPolicy: the least-privilege policy the README gives passes
+// doctor (no FAIL); what it leaves out for doctor's extra detail
+// (kms:GetKeyRotationStatus, ssm:DescribeParameters, kms:GenerateDataKey
+// without tier=advanced) is a warning.
+func TestREADMEPolicy(t *testing.T) {
+	// The policy names the key, which exists only after setup: build the
+	// endpoint in two steps on one data directory.
+	dir := t.TempDir()
+	setup := newEnv(t, emulator.WithDataDir(dir), emulator.WithIAMConfig(emulator.IAMConfig{Account: iamAccount, Principals: []emulator.IAMPrincipal{admin}}))
+	setup.cfg = setup.srv.AWSConfigWithCredentials(region, admin.AccessKeyID, admin.SecretAccessKey)
+	setup.kms, setup.ssm = kms.NewFromConfig(setup.cfg), ssm.NewFromConfig(setup.cfg)
+	loc := setup.healthy(t)
+	keyARN := aws.ToString(setup.key.Arn)
+	setup.srv.Close()
+
+	p := emulator.IAMPrincipal{
+		ARN: "arn:aws:iam::" + iamAccount + ":user/readme", AccessKeyID: "AKIAREADME000000001", SecretAccessKey: "readme-secret",
+		Policies: []json.RawMessage{json.RawMessage(`{"Version": "2012-10-17", "Statement": [
+  {"Effect": "Allow",
+   "Action": ["ssm:GetParameter", "ssm:GetParameters", "ssm:PutParameter", "ssm:DeleteParameter", "ssm:DeleteParameters"],
+   "Resource": "arn:aws:ssm:us-east-1:` + iamAccount + `:parameter/ts/node1*"},
+  {"Effect": "Allow",
+   "Action": ["kms:DescribeKey", "kms:Encrypt", "kms:Decrypt"],
+   "Resource": "` + keyARN + `"}]}`)},
+	}
+	srv := emulator.NewTestServer(t, emulator.WithDataDir(dir), emulator.WithIAMConfig(emulator.IAMConfig{Account: iamAccount, Principals: []emulator.IAMPrincipal{admin, p}}))
+	cfg := srv.AWSConfigWithCredentials(region, p.AccessKeyID, p.SecretAccessKey)
+	rep := Run(context.Background(), loc, Options{AWSConfig: &cfg})
+	logReport(t, rep)
+	if !rep.Summary.OK {
+		t.Errorf("the README's policy fails doctor")
+	}
+	wantCheck(t, rep, CheckKMSKeyRotation, Warn, []string{"kms:GetKeyRotationStatus"}, nil)
+	wantCheck(t, rep, CheckParameter, Warn, []string{"ssm:DescribeParameters"}, nil)
+	wantCheck(t, rep, CheckState, Pass, nil, nil)
+	wantCheck(t, rep, CheckSSMWriteParts, Pass, nil, nil)
+	wantCheck(t, rep, CheckKMSEncrypt, Pass, nil, nil)
+	wantCheck(t, rep, CheckKMSDecrypt, Pass, nil, nil)
+}

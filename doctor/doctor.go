@@ -729,6 +729,7 @@ func (r *runner) checkKMSRights(ctx context.Context) {
 	if st == Warn && r.rep.Checks[len(r.rep.Checks)-1].Status == Warn {
 		c := &r.rep.Checks[len(r.rep.Checks)-1]
 		c.Detail += " (needed only for Advanced parameters, tier=advanced)"
+		c.Fix = "only if you add tier=advanced to the locator: " + c.Fix
 	}
 
 	// Decrypt needs a ciphertext under the key for this context: a real
