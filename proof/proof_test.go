@@ -680,3 +680,45 @@ func TestKeyPolicyStatementsSuffice(t *testing.T) {
 		t.Fatalf("a principal the key policy does not name: want a kms:DescribeKey denial, got %v", err)
 	}
 }
+
+// The generated policy for tier=advanced (Advanced parts, envelope
+// encryption with kms:GenerateDataKey) suffices too, and needs its
+// kms:GenerateDataKey through SSM.
+func TestGeneratedPolicyAdvancedTier(t *testing.T) {
+	const locAdv = locA + "&tier=advanced"
+	var node, noGDK emulator.IAMPrincipal
+	w := newWorld(t, func(w *world) []emulator.IAMPrincipal {
+		l, _ := locator.Parse(locAdv)
+		p, err := policy.Generate(l, policy.Options{KeyARN: w.keyARN})
+		if err != nil {
+			t.Fatal(err)
+		}
+		node = principal("nodeA", docJSON(t, p.Identity))
+		without := policy.Document{Version: p.Identity.Version}
+		for _, st := range p.Identity.Statement {
+			if st.Sid == policy.SidUseKeyViaSSM {
+				st.Action = slices.DeleteFunc(slices.Clone(st.Action), func(a string) bool { return a == "kms:GenerateDataKey" })
+			}
+			without.Statement = append(without.Statement, st)
+		}
+		noGDK = principal("noGDK", docJSON(t, without))
+		return []emulator.IAMPrincipal{node, noGDK}
+	})
+	big := randomValue(40 << 10)
+	if err := w.writeState(node, locAdv, "profile-big", big); err != nil {
+		t.Fatalf("Advanced multi-part write with the generated policy: %v", err)
+	}
+	if got, err := w.readState(node, locAdv, "profile-big"); err != nil || !bytes.Equal(got, big) {
+		t.Fatalf("Advanced multi-part read: %v", err)
+	}
+	if n := w.partCount("/ts/nodeA"); n < 2 {
+		t.Fatalf("%d parts", n)
+	}
+	cfg := w.cfg(node)
+	wantAllPass(t, doctor.Run(w.ctx, locAdv, doctor.Options{AWSConfig: &cfg}))
+
+	err := w.writeState(noGDK, locAdv, "profile-big", randomValue(40<<10))
+	if err == nil || !strings.Contains(err.Error(), "kms:GenerateDataKey") {
+		t.Fatalf("Advanced write without kms:GenerateDataKey through SSM: want a denial naming it, got %v", err)
+	}
+}
