@@ -321,7 +321,15 @@ the form ` + "`<message> (Service: AWSKMS; Status Code: 400; Error Code: <code>;
 the classifier reads the inner code. The examples below use the parameter
 ` + "`" + exParam + "`" + `, the locator option ` + "`kmsKey=alias/ts-prod`" + `
 and the caller ` + "`" + exUser + "`" + `; the store prefixes the message with
-` + "`open <locator>: `" + ` when Open fails.
+` + "`open <locator>: `" + ` when Open fails. The ` + "`ssmstate`" + ` commands print
+the same error as two lines, ` + "`ssmstate: cannot <op> SSM parameter <arn>: <cause> (AWS <code>)`" + `
+and ` + "`fix: <fix>`" + `; ` + "`ssmstate doctor`" + ` prints the cause on a check's line
+and the fix under it.
+
+When the store's retries end because the context ran out, the SDK reports
+only the cancellation; the store's clients carry the API option
+` + "`storeerr.KeepLastAttemptError`" + `, which adds the last attempt's error
+(e.g. ` + "`ThrottlingException`" + `) so that the case can still be named.
 
 ## Catalogue
 
