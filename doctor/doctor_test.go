@@ -563,3 +563,25 @@ func TestMissingPart(t *testing.T) {
 	wantCheck(t, rep, CheckParameter, Fail, []string{"1 part missing"}, []string{"reset"})
 	wantCheck(t, rep, CheckState, Fail, []string{"missing"}, []string{"reset"})
 }
+
+func TestFileLocator(t *testing.T) {
+	path := t.TempDir() + "/tailscaled.state"
+	st, err := store.Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.WriteState(context.Background(), "_machinekey", []byte("privkey:0123")); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	rep := Run(context.Background(), path, Options{})
+	if len(rep.Checks) != 2 || !rep.Summary.OK {
+		t.Errorf("file locator: %+v", rep.Checks)
+	}
+	wantCheck(t, rep, CheckState, Pass, []string{"1 key"}, nil)
+	if err := os.WriteFile(path, []byte("not json"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	rep = Run(context.Background(), path, Options{})
+	wantCheck(t, rep, CheckState, Fail, []string{path}, nil)
+}
