@@ -265,6 +265,15 @@ func TestGeneratedPolicySuffices(t *testing.T) {
 	if got, err := w.readState(node, locA, "profile-big"); err != nil || !bytes.Equal(got, big2) {
 		t.Fatalf("second multi-part read: %d bytes, %v", len(got), err)
 	}
+	// Only the parts of the generation in effect remain.
+	desc, err := ssm.NewFromConfig(w.cfg(admin)).DescribeParameters(w.ctx, &ssm.DescribeParametersInput{MaxResults: aws.Int32(50),
+		ParameterFilters: []ssmtypes.ParameterStringFilter{{Key: aws.String("Name"), Option: aws.String("BeginsWith"), Values: []string{"/ts/nodeA.part-"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := w.partCount("/ts/nodeA"); len(desc.Parameters) != n {
+		t.Fatalf("%d part parameters exist, the manifest names %d: superseded parts were not deleted", len(desc.Parameters), n)
+	}
 	rep = doctor.Run(w.ctx, locA, doctor.Options{AWSConfig: &cfg})
 	wantAllPass(t, rep)
 	t.Logf("doctor with the generated policy on a multi-part state:\n%s", reportText(rep))
