@@ -2,9 +2,11 @@ package bench
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -17,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 	"github.com/aws/smithy-go"
 	"tailscale.com/ipn"
 	"tailscale.com/ipn/store/awsstore"
@@ -171,6 +174,32 @@ func (e *env) open(ctx context.Context, kind Kind, name string) (*node, error) {
 	return nil, fmt.Errorf("unknown store kind %q", kind)
 }
 
+// seed writes items as the state of node name, in the single-parameter
+// form both stores read (awsstore's JSON of base64 values, SecureString
+// under the bench key), straight to the endpoint.
+func (e *env) seed(ctx context.Context, name string, items []Item) error {
+	m := map[string][]byte{}
+	for _, it := range items {
+		m[it.Key] = it.Value
+	}
+	b, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = e.ssm.PutParameter(ctx, &ssm.PutParameterInput{
+		Name:      aws.String("/" + strings.TrimPrefix(name, "/")),
+		Value:     aws.String(string(b)),
+		Type:      ssmtypes.ParameterTypeSecureString,
+		KeyId:     aws.String(KeyName),
+		Tier:      ssmtypes.ParameterTierIntelligentTiering,
+		Overwrite: aws.Bool(true),
+	})
+	if err != nil {
+		return fmt.Errorf("seed the state of %s: %w", name, err)
+	}
+	return nil
+}
+
 // isThrottle reports whether err is (or wraps) an AWS ThrottlingException.
 func isThrottle(err error) bool {
 	var ae smithy.APIError
@@ -194,6 +223,9 @@ type Counts struct {
 	BytesSent int64 `json:"bytesSent"`
 	// Throttled is the calls answered ThrottlingException.
 	Throttled int `json:"throttled"`
+	// ProxyErrors is the calls whose connection to the endpoint failed
+	// (answered 502 to the client).
+	ProxyErrors int `json:"proxyErrors"`
 }
 
 // countingProxy forwards to the endpoint and counts what passes.
@@ -202,11 +234,12 @@ type countingProxy struct {
 	ln  net.Listener
 	srv *http.Server
 
-	mu        sync.Mutex
-	calls     map[string]int
-	ok        map[string]int
-	bytes     int64
-	throttled int
+	mu          sync.Mutex
+	calls       map[string]int
+	ok          map[string]int
+	bytes       int64
+	throttled   int
+	proxyErrors int
 }
 
 func newCountingProxy(target string) (*countingProxy, error) {
@@ -225,6 +258,15 @@ func newCountingProxy(target string) (*countingProxy, error) {
 		MaxIdleConns:        4096,
 		MaxIdleConnsPerHost: 4096,
 		IdleConnTimeout:     30 * time.Second,
+	}
+	rp.ErrorLog = log.New(io.Discard, "", 0)
+	rp.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) {
+		// The endpoint dropped the connection (or the client gave up):
+		// the client sees a 502 and its retryer decides.
+		p.mu.Lock()
+		p.proxyErrors++
+		p.mu.Unlock()
+		w.WriteHeader(http.StatusBadGateway)
 	}
 	rp.ModifyResponse = func(r *http.Response) error {
 		if r.StatusCode == http.StatusOK {
@@ -287,7 +329,7 @@ func opName(r *http.Request) string {
 func (p *countingProxy) Take() Counts {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	c := Counts{Calls: p.calls, OK: p.ok, BytesSent: p.bytes, Throttled: p.throttled}
+	c := Counts{Calls: p.calls, OK: p.ok, BytesSent: p.bytes, Throttled: p.throttled, ProxyErrors: p.proxyErrors}
 	for op, n := range c.Calls {
 		switch {
 		case strings.HasPrefix(op, "ssm."):
@@ -296,7 +338,7 @@ func (p *countingProxy) Take() Counts {
 			c.KMSCalls += n
 		}
 	}
-	p.calls, p.ok, p.bytes, p.throttled = map[string]int{}, map[string]int{}, 0, 0
+	p.calls, p.ok, p.bytes, p.throttled, p.proxyErrors = map[string]int{}, map[string]int{}, 0, 0, 0
 	return c
 }
 

@@ -21,8 +21,10 @@ type FleetStore struct {
 	// OtherErrors the rest.
 	ThrottleErrors int `json:"throttleErrors"`
 	OtherErrors    int `json:"otherErrors"`
-	// FirstError is one error as seen, for the notes.
+	// FirstError is one error as seen, for the notes; FirstOther the
+	// first that was not throttling.
 	FirstError string `json:"firstError,omitempty"`
+	FirstOther string `json:"firstOther,omitempty"`
 	Calls      Counts `json:"calls"`
 }
 
@@ -72,6 +74,9 @@ func (r *fleetRecorder) error(err error) {
 		r.s.ThrottleErrors++
 	} else {
 		r.s.OtherErrors++
+		if r.s.FirstOther == "" {
+			r.s.FirstOther = err.Error()
+		}
 	}
 	if r.s.FirstError == "" {
 		r.s.FirstError = err.Error()
@@ -128,23 +133,17 @@ func FleetRestart(ctx context.Context, cfg Config) (*FleetRestartResult, error) 
 	}
 	name := func(kind Kind, i int) string { return fmt.Sprintf("bench/fleet-restart/%s/node%04d", kind, i) }
 
-	// Setup: every node logs in once, without latency or quota.
+	// Setup: every node has the state its first login left, written
+	// straight to SSM without latency or quota. Below 4 KB both stores
+	// keep the state in exactly this form (awsstore's JSON in one
+	// SecureString parameter), so one seed serves both.
 	e.srv.SetLatency(0)
 	for _, kind := range Kinds {
 		cfg.logf("fleet-restart: seeding %d %s nodes", cfg.Nodes, kind)
 		var setupErr error
 		var mu sync.Mutex
 		parallel(cfg.Nodes, 32, func(i int) {
-			n, err := e.open(ctx, kind, name(kind, i))
-			if err == nil {
-				for _, it := range states[i].firstLogin() {
-					if err = n.WriteState(keyOf(it.Key), it.Value); err != nil {
-						break
-					}
-				}
-				n.close()
-			}
-			if err != nil {
+			if err := e.seed(ctx, name(kind, i), states[i].firstLogin()); err != nil {
 				mu.Lock()
 				setupErr = err
 				mu.Unlock()
@@ -220,6 +219,7 @@ func (r *FleetRestartResult) Table() Table {
 			intRow("throttling errors seen by callers", o.ThrottleErrors, t.ThrottleErrors, "0"),
 			intRow("SSM calls (throttled included)", o.Calls.SSMCalls, t.Calls.SSMCalls, fmt.Sprintf("≥ %d", r.Config.Nodes)),
 			intRow("calls answered ThrottlingException", o.Calls.Throttled, t.Calls.Throttled, "—"),
+			intRow("calls whose connection the endpoint dropped (502)", o.Calls.ProxyErrors, t.Calls.ProxyErrors, "0"),
 		},
 		Notes: firstErrors(o, t),
 	}
@@ -232,6 +232,12 @@ func firstErrors(o, t FleetStore) []string {
 	}
 	if t.FirstError != "" {
 		n = append(n, "awsstore's first error: "+truncate(t.FirstError, 300))
+	}
+	if o.FirstOther != "" && o.FirstOther != o.FirstError {
+		n = append(n, "ssmstate's first error other than throttling: "+truncate(o.FirstOther, 300))
+	}
+	if t.FirstOther != "" && t.FirstOther != t.FirstError {
+		n = append(n, "awsstore's first error other than throttling: "+truncate(t.FirstOther, 300))
 	}
 	return n
 }
@@ -346,6 +352,7 @@ func (r *FleetLoginResult) Table() Table {
 			intRow("SSM calls (throttled included)", o.Calls.SSMCalls, t.Calls.SSMCalls, fmt.Sprintf("≥ %d puts", puts)),
 			intRow("PutParameter calls", o.Calls.Calls["ssm.PutParameter"], t.Calls.Calls["ssm.PutParameter"], "—"),
 			intRow("calls answered ThrottlingException", o.Calls.Throttled, t.Calls.Throttled, "—"),
+			intRow("calls whose connection the endpoint dropped (502)", o.Calls.ProxyErrors, t.Calls.ProxyErrors, "0"),
 		},
 		Notes: firstErrors(o, t),
 	}

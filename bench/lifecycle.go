@@ -102,6 +102,7 @@ func addCounts(a, b Counts) Counts {
 		out.KMSCalls += c.KMSCalls
 		out.BytesSent += c.BytesSent
 		out.Throttled += c.Throttled
+		out.ProxyErrors += c.ProxyErrors
 	}
 	return out
 }

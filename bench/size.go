@@ -13,10 +13,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm/types"
 )
 
-// AWS list prices used for costs (us-east-1). They were read on
-// 2026-12-03 from public copies of the AWS Systems Manager pricing page
-// (https://aws.amazon.com/systems-manager/pricing/, Parameter Store
-// section); see docs/bench.md.
+// AWS list prices used for costs (us-east-1), as of PricesDate. AWS's
+// pricing page (https://aws.amazon.com/systems-manager/pricing/) could not
+// be fetched from where this was written; the figures are the ones public
+// sources quote from it, and AWS's tier documentation confirms that
+// Standard parameters carry no charge and Advanced ones do. docs/bench.md
+// lists the sources.
 const (
 	// AdvancedParameterMonth is the charge per Advanced parameter per month
 	// (prorated hourly). Standard parameters have no storage charge.
@@ -24,7 +26,7 @@ const (
 	// APIPer10k is the charge per 10,000 API interactions with higher
 	// throughput enabled (and for Advanced parameters).
 	APIPer10k = 0.05
-	// PricesDate is when the prices above were read.
+	// PricesDate is when the prices above were checked.
 	PricesDate = "2026-12-03"
 )
 
@@ -113,8 +115,10 @@ func sizeOne(ctx context.Context, e *env, cfg Config, kind Kind, name string, se
 	} else {
 		// awsstore: one at a time (concurrent puts collide); it stops
 		// at the first write that fails.
-		for _, it := range seed {
+		for i, it := range seed {
 			if err = n.WriteState(keyOf(it.Key), it.Value); err != nil {
+				err = fmt.Errorf("the write of key %d of %d failed, taking the state to %d bytes of values (%d characters as JSON): %w",
+					i+1, len(seed), stateSize(seed[:i+1]), encodedSize(seed[:i+1]), err)
 				break
 			}
 		}
@@ -197,7 +201,7 @@ func (r *SizeResult) Table() Table {
 		Scenario: "size",
 		Title:    "State size sweep: realistic content from 1 KiB to 1 MiB",
 		Settings: []string{
-			fmt.Sprintf("latency %v per call, no quota; read = open (load the state) and read every key; write = one more key into the full state", r.Config.Latency),
+			fmt.Sprintf("latency %v per call, no quota; read = open a new store (load the state) and read every key; write = one more key into the full state, the first write of that store (for ssmstate it includes the one DescribeParameters a store makes after its first save)", r.Config.Latency),
 			fmt.Sprintf("cost: $%.2f per Advanced parameter-month; API $%.2f per 10,000 interactions at higher throughput, for 1 write + 1 read an hour (730 a month); AWS list prices read %s", AdvancedParameterMonth, APIPer10k, PricesDate),
 		},
 	}
@@ -255,6 +259,9 @@ func callsWR(p SizePoint) string {
 func paramsTier(p SizePoint) string {
 	if p.Parameters == 0 {
 		return "none"
+	}
+	if !p.OK {
+		return fmt.Sprintf("%d %s (state before the failing write)", p.Parameters, p.Tier)
 	}
 	return fmt.Sprintf("%d %s", p.Parameters, p.Tier)
 }
