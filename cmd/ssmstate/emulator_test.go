@@ -187,15 +187,3 @@ func TestEmulatorKeepsDataAcrossRestartWithDataDir(t *testing.T) {
 		t.Fatalf("second run: exit code %d after SIGTERM; stderr:\n%s", code, e.stderr)
 	}
 }
-
-func TestDemoRunsToExitZero(t *testing.T) {
-	out, err := exec.Command(ssmstateBinary(t), "demo").CombinedOutput()
-	if err != nil {
-		t.Fatalf("ssmstate demo: %v\n%s", err, out)
-	}
-	for _, want := range []string{"alias/demo-node", "only ciphertext", demoValue, "SecureString"} {
-		if !strings.Contains(string(out), want) {
-			t.Errorf("demo output lacks %q:\n%s", want, out)
-		}
-	}
-}
