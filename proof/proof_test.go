@@ -731,3 +731,42 @@ func TestGeneratedPolicyAdvancedTier(t *testing.T) {
 		t.Fatalf("Advanced write without kms:GenerateDataKey through SSM: want a denial naming it, got %v", err)
 	}
 }
+
+// With --no-doctor (policy.Options.NoDoctor) the store works unchanged, and
+// doctor, lacking its direct KMS probes and kms:GetKeyRotationStatus, warns
+// about exactly those and fails nothing.
+func TestGeneratedPolicyWithoutDoctor(t *testing.T) {
+	var node emulator.IAMPrincipal
+	w := newWorld(t, func(w *world) []emulator.IAMPrincipal {
+		l, _ := locator.Parse(locA)
+		p, err := policy.Generate(l, policy.Options{KeyARN: w.keyARN, NoDoctor: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		node = principal("nodeA", docJSON(t, p.Identity))
+		return []emulator.IAMPrincipal{node}
+	})
+	big := randomValue(16 << 10)
+	if err := w.writeState(node, locA, "profile-big", big); err != nil {
+		t.Fatalf("multi-part write: %v", err)
+	}
+	if got, err := w.readState(node, locA, "profile-big"); err != nil || !bytes.Equal(got, big) {
+		t.Fatalf("multi-part read: %v", err)
+	}
+	cfg := w.cfg(node)
+	rep := doctor.Run(w.ctx, locA, doctor.Options{AWSConfig: &cfg})
+	var warned []string
+	for _, c := range rep.Checks {
+		switch c.Status {
+		case doctor.Pass:
+		case doctor.Warn:
+			warned = append(warned, c.Name)
+		default:
+			t.Errorf("%s %s: %s", c.Status, c.Name, c.Detail)
+		}
+	}
+	want := []string{doctor.CheckKMSKeyRotation, doctor.CheckKMSEncrypt, doctor.CheckKMSGenerateData, doctor.CheckKMSDecrypt}
+	if !slices.Equal(warned, want) {
+		t.Errorf("doctor warned about %v, want %v:\n%s", warned, want, reportText(rep))
+	}
+}
