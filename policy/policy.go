@@ -87,6 +87,16 @@ func ParameterResources(loc locator.Locator) []string {
 	return []string{p, p + ".part-*", p + ".moving"}
 }
 
+// ViaService is the kms:ViaService value of Parameter Store's calls in
+// loc's Region: ssm.REGION.amazonaws.com (.amazonaws.com.cn in China).
+func ViaService(loc locator.Locator) string {
+	suffix := ".amazonaws.com"
+	if loc.Partition == "aws-cn" {
+		suffix += ".cn"
+	}
+	return "ssm." + loc.Region + suffix
+}
+
 // DescribeKeyAPI is the call ResolveKey needs; *kms.Client has it.
 type DescribeKeyAPI interface {
 	DescribeKey(ctx context.Context, in *kms.DescribeKeyInput, optFns ...func(*kms.Options)) (*kms.DescribeKeyOutput, error)
@@ -188,7 +198,7 @@ func Generate(loc locator.Locator, o Options) (*Policy, error) {
 		crypto = append(crypto, "kms:GenerateDataKey")
 	}
 	viaSSM := map[string]map[string][]string{
-		"StringEquals": {"kms:ViaService": {"ssm." + loc.Region + ".amazonaws.com"}},
+		"StringEquals": {"kms:ViaService": {ViaService(loc)}},
 		"StringLike":   {encryptionCtxKey: params},
 	}
 	describe := []string{"kms:DescribeKey"}

@@ -168,3 +168,17 @@ func TestTerraformGolden(t *testing.T) {
 		t.Errorf("hclString escapes templates as %s", got)
 	}
 }
+
+func TestViaServiceInChina(t *testing.T) {
+	l := mustParse(t, "arn:aws-cn:ssm:cn-north-1:123456789012:parameter/n?kmsKey=1234abcd-12ab-34cd-56ef-1234567890ab")
+	if got := ViaService(l); got != "ssm.cn-north-1.amazonaws.com.cn" {
+		t.Errorf("ViaService = %s", got)
+	}
+	p, err := Generate(l, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(p.KeyARN, "arn:aws-cn:kms:cn-north-1:") {
+		t.Errorf("key ARN %s", p.KeyARN)
+	}
+}
