@@ -3,6 +3,8 @@ package demo
 import (
 	"bytes"
 	"context"
+	"flag"
+	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -145,4 +147,61 @@ func TestSecretsAreInTheState(t *testing.T) {
 	if v := NodeState()["_machinekey"]; len(v) != 72 || !bytes.HasPrefix(v, []byte("privkey:")) {
 		t.Errorf("_machinekey is %d bytes, want Tailscale's 72 (privkey: and 64 hex digits)", len(v))
 	}
+}
+
+var update = flag.Bool("update", false, "rewrite the demo's output in ../README.md")
+
+// normalize blanks what varies between runs: key ids, the port, dates and
+// the ciphertext's length.
+func normalize(s string) string {
+	for _, r := range []struct{ re, with string }{
+		{`[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`, "KEY-ID"},
+		{`127\.0\.0\.1:\d+`, "127.0.0.1:PORT"},
+		{`\d{4}-\d{2}-\d{2}`, "DATE"},
+		{`\d+ characters of ciphertext`, "N characters of ciphertext"},
+	} {
+		s = regexp.MustCompile(r.re).ReplaceAllString(s, r.with)
+	}
+	return s
+}
+
+// The README shows the demo's real output: TestREADMEOutput fails when the
+// tour's output changes and the README's copy does not (go test ./demo
+// -run TestREADMEOutput -update rewrites it).
+func TestREADMEOutput(t *testing.T) {
+	const start, end = "$ go run ./cmd/ssmstate demo\n", "```"
+	b, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(b)
+	i := strings.Index(readme, start)
+	if i < 0 {
+		t.Fatalf("README.md has no %q block", strings.TrimSpace(start))
+	}
+	i += len(start)
+	j := strings.Index(readme[i:], end)
+	if j < 0 {
+		t.Fatal("README.md's demo block does not end")
+	}
+	shown := readme[i : i+j]
+
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	var out bytes.Buffer
+	tour, err := Run(ctx, &out, Options{})
+	if err != nil {
+		t.Fatalf("Run: %v\n%s", err, out.String())
+	}
+	tour.Close()
+	if normalize(shown) == normalize(out.String()) {
+		return
+	}
+	if *update {
+		if err := os.WriteFile("../README.md", []byte(readme[:i]+out.String()+readme[i+j:]), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	t.Errorf("README.md's demo output differs from the demo's (run go test ./demo -run TestREADMEOutput -update):\n--- README\n%s\n--- demo\n%s", shown, out.String())
 }
