@@ -105,6 +105,9 @@ func TestFleetRestart(t *testing.T) {
 	if o.Calls.SSMCalls < cfg.Nodes || th.Calls.SSMCalls < cfg.Nodes {
 		t.Errorf("SSM calls: %d / %d, want at least one a node", o.Calls.SSMCalls, th.Calls.SSMCalls)
 	}
+	if o.FirstRead <= 0 || o.AllFromFirstRead() < 0 || o.AllFromFirstRead() > o.All() {
+		t.Errorf("ssmstate: first read at %v, all at %v, from the first read %v", o.FirstRead, o.All(), o.AllFromFirstRead())
+	}
 	// 30 nodes against a bucket of 40: nobody needs to be throttled.
 	if o.Calls.Throttled != 0 {
 		t.Errorf("ssmstate was throttled %d times within the burst", o.Calls.Throttled)

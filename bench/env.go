@@ -12,6 +12,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -226,6 +227,9 @@ type Counts struct {
 	// ProxyErrors is the calls whose connection to the endpoint failed
 	// (answered 502 to the client).
 	ProxyErrors int `json:"proxyErrors"`
+	// FirstRead is when the first GetParameter, GetParameters or
+	// GetParametersByPath call arrived (zero if none did).
+	FirstRead time.Time `json:"firstRead"`
 }
 
 // countingProxy forwards to the endpoint and counts what passes.
@@ -240,6 +244,7 @@ type countingProxy struct {
 	bytes       int64
 	throttled   int
 	proxyErrors int
+	firstRead   time.Time
 }
 
 func newCountingProxy(target string) (*countingProxy, error) {
@@ -300,6 +305,9 @@ func newCountingProxy(target string) (*countingProxy, error) {
 	p.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		op := opName(r)
 		p.mu.Lock()
+		if p.firstRead.IsZero() && slices.Contains(readOps, op) {
+			p.firstRead = time.Now()
+		}
 		p.calls[op]++
 		if r.ContentLength > 0 {
 			p.bytes += r.ContentLength
@@ -329,7 +337,7 @@ func opName(r *http.Request) string {
 func (p *countingProxy) Take() Counts {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	c := Counts{Calls: p.calls, OK: p.ok, BytesSent: p.bytes, Throttled: p.throttled, ProxyErrors: p.proxyErrors}
+	c := Counts{Calls: p.calls, OK: p.ok, BytesSent: p.bytes, Throttled: p.throttled, ProxyErrors: p.proxyErrors, FirstRead: p.firstRead}
 	for op, n := range c.Calls {
 		switch {
 		case strings.HasPrefix(op, "ssm."):
@@ -338,17 +346,20 @@ func (p *countingProxy) Take() Counts {
 			c.KMSCalls += n
 		}
 	}
-	p.calls, p.ok, p.bytes, p.throttled, p.proxyErrors = map[string]int{}, map[string]int{}, 0, 0, 0
+	p.calls, p.ok, p.bytes, p.throttled, p.proxyErrors, p.firstRead = map[string]int{}, map[string]int{}, 0, 0, 0, time.Time{}
 	return c
 }
 
 func (p *countingProxy) Close() error { return p.srv.Close() }
 
+// readOps share AWS's read quota.
+var readOps = []string{"ssm.GetParameter", "ssm.GetParameters", "ssm.GetParametersByPath"}
+
 // readQuota is AWS's default shared read quota: 40 transactions a second
 // shared by GetParameter, GetParameters and GetParametersByPath. Burst is
 // not documented; one second's worth is assumed.
 func readQuota(rate float64) emulator.Quota {
-	return emulator.Quota{Rate: rate, Burst: int(rate), Operations: []string{"ssm.GetParameter", "ssm.GetParameters", "ssm.GetParametersByPath"}}
+	return emulator.Quota{Rate: rate, Burst: int(rate), Operations: readOps}
 }
 
 func writeQuota(rate float64) emulator.Quota {

@@ -81,7 +81,7 @@ func Plot(path string, restart *FleetRestartResult, size *SizeResult) error {
 func restartPlot(r *FleetRestartResult) (*plot.Plot, error) {
 	p := plot.New()
 	p.Title.Text = fmt.Sprintf("Fleet restart: %d nodes, read quota %.0f/s", r.Config.Nodes, r.Config.ReadRate)
-	p.X.Label.Text = "seconds since all nodes started"
+	p.X.Label.Text = "seconds since the store's first read reached SSM"
 	p.Y.Label.Text = "nodes with their state"
 	p.Legend.Top, p.Legend.Left = true, true
 	p.Add(plotter.NewGrid())
@@ -90,8 +90,9 @@ func restartPlot(r *FleetRestartResult) (*plot.Plot, error) {
 		s := r.Stores[kind]
 		pts := plotter.XYs{{X: 0, Y: 0}}
 		for i, d := range s.Ready {
-			pts = append(pts, plotter.XY{X: d.Seconds(), Y: float64(i + 1)})
-			end = max(end, d.Seconds())
+			x := (d - s.FirstRead).Seconds()
+			pts = append(pts, plotter.XY{X: x, Y: float64(i + 1)})
+			end = max(end, x)
 		}
 		l, err := plotter.NewLine(pts)
 		if err != nil {
