@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/logging"
 	"github.com/spf13/cobra"
 
 	"github.com/ssmstate/ssmstate/locator"
@@ -67,6 +68,9 @@ func opsOptions(cmd *cobra.Command) (ops.Options, error) {
 	if endpoint != "" {
 		cfg.BaseEndpoint = aws.String(endpoint)
 	}
+	// The SDK's own logger prints connection-reuse notes to stderr, which
+	// would break the one-cause-line, one-fix-line error output.
+	cfg.Logger = logging.Nop{}
 	o.AWSConfig = &cfg
 	o.Logger = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 	if isTerminal(cmd.OutOrStdout()) {

@@ -46,6 +46,8 @@ change and old ciphertexts keep decrypting, so the locator stays the same.`,
 				return usageError{errors.New("--to-key and --enable-auto-rotation are separate operations; run them one after the other")}
 			case cmd.Flags().Changed("period") && !enableAuto:
 				return usageError{errors.New("--period goes with --enable-auto-rotation")}
+			case cmd.Flags().Changed("period") && (period < 90 || period > 2560):
+				return usageError{fmt.Errorf("--period %d is outside what KMS accepts: give 90 to 2560 days", period)}
 			}
 			o, err := opsOptions(cmd)
 			if err != nil {
