@@ -52,7 +52,11 @@ type Entry struct {
 	// message for every failed call.
 	Denied bool `json:"denied"`
 	// Absent: the parameter did not exist (ParameterNotFound).
-	Absent   bool   `json:"absent,omitempty"`
+	Absent bool `json:"absent,omitempty"`
+	// DryRun: a KMS DryRun permission check (doctor's probes) that passed;
+	// AWS reports it as DryRunOperationException, but nothing failed and
+	// nothing was decrypted or encrypted.
+	DryRun   bool   `json:"dryRun,omitempty"`
 	Error    string `json:"error,omitempty"`
 	SourceIP string `json:"sourceIp,omitempty"`
 	EventID  string `json:"eventId"`
@@ -293,6 +297,7 @@ func (m matcher) entry(ev cttypes.Event) (Entry, bool) {
 		// A read of a parameter that does not exist (the store's first
 		// write checks for it) is an answer, not a failure.
 		e.Absent = r.ErrorCode == "ParameterNotFound"
+		e.DryRun = r.ErrorCode == "DryRunOperationException"
 	}
 	return e, true
 }
@@ -309,7 +314,7 @@ func summarise(es []Entry) []PrincipalSummary {
 		case e.Denied:
 			s.Denied++
 			continue
-		case e.Absent:
+		case e.Absent, e.DryRun:
 			continue
 		case e.Error != "":
 			s.Failed++

@@ -95,3 +95,53 @@ func TestLookupPagesAndFilters(t *testing.T) {
 		t.Errorf("an hour ago: %d events, %v", len(rep.Entries), err)
 	}
 }
+
+// TestDryRunIsNotAFailure: KMS DryRun permission checks (doctor's probes)
+// come back from AWS as DryRunOperationException; audit reports them as
+// passed dry runs, not as failed calls, and the principal's summary counts
+// no failure.
+func TestDryRunIsNotAFailure(t *testing.T) {
+	srv := emulator.NewTestServer(t)
+	cfg := srv.AWSConfig("us-east-1")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	l, err := locator.Parse("arn:aws:ssm:us-east-1:" + srv.Account() + ":parameter/ts/node1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := kms.NewFromConfig(cfg)
+	key, err := k.CreateKey(ctx, &kms.CreateKeyInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	encCtx := map[string]string{"PARAMETER_ARN": l.ParameterARN()}
+	_, err = k.Encrypt(ctx, &kms.EncryptInput{KeyId: key.KeyMetadata.Arn, Plaintext: []byte("x"), EncryptionContext: encCtx, DryRun: aws.Bool(true)})
+	if err == nil || !strings.Contains(err.Error(), "DryRunOperation") {
+		t.Fatalf("DryRun Encrypt: %v, want DryRunOperationException", err)
+	}
+	rep, err := Lookup(ctx, l, Options{AWSConfig: &cfg, Since: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dry int
+	for _, e := range rep.Entries {
+		if e.DryRun {
+			dry++
+		}
+	}
+	if dry != 1 {
+		t.Fatalf("%d dry-run entries, want 1: %+v", dry, rep.Entries)
+	}
+	for _, p := range rep.Principals {
+		if p.Failed != 0 {
+			t.Errorf("summary counts a dry run as a failure: %+v", p)
+		}
+	}
+	var b bytes.Buffer
+	if err := rep.WriteText(&b); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(b.String(), "FAILED") || !strings.Contains(b.String(), "dry-run") {
+		t.Errorf("text output:\n%s", b.String())
+	}
+}

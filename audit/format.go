@@ -30,6 +30,8 @@ func (r *Report) WriteText(w io.Writer) error {
 			status = "DENIED"
 		} else if e.Absent {
 			status = "absent"
+		} else if e.DryRun {
+			status = "dry-run"
 		} else if e.Error != "" {
 			status = "FAILED"
 		}
@@ -38,7 +40,7 @@ func (r *Report) WriteText(w io.Writer) error {
 			act += " (via SSM)"
 		}
 		line := fmt.Sprintf("%s  %-7s  %s  %s  %s", e.Time.UTC().Format(time.RFC3339), status, e.Principal, act, shortParam(e.Parameter))
-		if e.Error != "" {
+		if e.Error != "" && !e.DryRun {
 			line += "  " + oneLine(e.Error)
 		}
 		b.WriteString(line + "\n")
