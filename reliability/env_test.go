@@ -156,3 +156,5 @@ func envInt(name string, def int) int {
 }
 
 func randDuration(lo, hi int) int { return lo + mrand.IntN(hi-lo+1) }
+
+func ssmClient(cfg aws.Config) *ssm.Client { return ssm.NewFromConfig(cfg) }
