@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
@@ -76,10 +78,20 @@ func startMoto(t *testing.T) string {
 
 func clientFor(url string) *ssm.Client {
 	return ssm.NewFromConfig(aws.Config{
-		Region:           "us-east-1",
-		BaseEndpoint:     aws.String(url),
-		Credentials:      credentials.NewStaticCredentialsProvider(emulator.DummyAccessKeyID, emulator.DummySecretAccessKey, ""),
-		RetryMaxAttempts: 1,
+		Region:       "us-east-1",
+		BaseEndpoint: aws.String(url),
+		Credentials:  credentials.NewStaticCredentialsProvider(emulator.DummyAccessKeyID, emulator.DummySecretAccessKey, ""),
+		// No retries of answers; only of net.ErrClosed, a client-side race
+		// of Go's HTTP client (aws/aws-sdk-go-v2#2737).
+		Retryer: func() aws.Retryer {
+			return retry.NewStandard(func(o *retry.StandardOptions) {
+				o.MaxAttempts = 3
+				o.RateLimiter = ratelimit.None
+				o.Retryables = []retry.IsErrorRetryable{retry.IsErrorRetryableFunc(func(err error) aws.Ternary {
+					return aws.BoolTernary(errors.Is(err, net.ErrClosed))
+				})}
+			})
+		},
 	})
 }
 
