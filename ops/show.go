@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
@@ -41,6 +42,9 @@ type Info struct {
 	Parameters []ParameterInfo `json:"parameters,omitempty"`
 	// Key is the KMS key the locator names (or aws/ssm), when SSM.
 	Key *KeyInfo `json:"key,omitempty"`
+	// Replicas are the state's copies in the other Regions of its
+	// multi-Region key (see Replicas).
+	Replicas []ReplicaInfo `json:"replicas,omitempty"`
 	// Warnings are facts an operator should act on (a parameter under
 	// another key than the locator's, rotation off, …).
 	Warnings []string `json:"warnings,omitempty"`
@@ -72,9 +76,11 @@ type KeyInfo struct {
 	State       string   `json:"state"`
 	MultiRegion bool     `json:"multiRegion"`
 	// MultiRegionRole is PRIMARY or REPLICA for a multi-Region key.
-	MultiRegionRole string   `json:"multiRegionRole,omitempty"`
-	ReplicaRegions  []string `json:"replicaRegions,omitempty"`
-	Rotation        Rotation `json:"rotation"`
+	MultiRegionRole string `json:"multiRegionRole,omitempty"`
+	// ReplicaRegions are the key's other Regions (the primary's and the
+	// replicas'), without its own.
+	ReplicaRegions []string `json:"replicaRegions,omitempty"`
+	Rotation       Rotation `json:"rotation"`
 }
 
 // Rotation is a key's automatic rotation status.
@@ -146,6 +152,15 @@ func Show(ctx context.Context, loc string, o Options) (*Info, error) {
 	}
 	ki.Configured = l.KMSKey
 	info.Key = ki
+	if ki.MultiRegion {
+		d, err := c.kms.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(ki.ARN)})
+		if err != nil {
+			return nil, storeerr.Classify(err, subj)
+		}
+		if info.Replicas, err = Replicas(ctx, loc, nil, d.KeyMetadata, o); err != nil {
+			return nil, err
+		}
+	}
 	info.Warnings = warnings(ctx, c.kms, l, info)
 	return info, nil
 }
@@ -267,6 +282,11 @@ func describeKey(ctx context.Context, c *kms.Client, ref string) (*KeyInfo, erro
 		for _, r := range mc.ReplicaKeys {
 			ki.ReplicaRegions = append(ki.ReplicaRegions, aws.ToString(r.Region))
 		}
+		own := ""
+		if a, err := arn.Parse(ki.ARN); err == nil {
+			own = a.Region
+		}
+		ki.ReplicaRegions = slices.DeleteFunc(ki.ReplicaRegions, func(r string) bool { return r == own })
 		slices.Sort(ki.ReplicaRegions)
 	}
 	// Aliases: best effort (needs kms:ListAliases).
@@ -319,6 +339,11 @@ func warnings(ctx context.Context, c *kms.Client, l locator.Locator, info *Info)
 	}
 	if k := info.Key; k != nil && k.Manager == string(kmstypes.KeyManagerTypeCustomer) && k.Rotation.Enabled != nil && !*k.Rotation.Enabled && k.MultiRegionRole != string(kmstypes.MultiRegionKeyTypeReplica) {
 		w = append(w, "automatic rotation of "+k.ARN+" is off; turn it on with: ssmstate rotate LOCATOR --enable-auto-rotation")
+	}
+	for _, r := range info.Replicas {
+		if r.Status == ReplicaDiffers || r.Status == ReplicaUnreadable {
+			w = append(w, fmt.Sprintf("the copy in %s is %s; %s", r.Region, r.Status, r.Fix))
+		}
 	}
 	if info.Key == nil {
 		return w

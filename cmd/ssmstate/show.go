@@ -90,6 +90,19 @@ func writeShow(w io.Writer, info *ops.Info) error {
 			return err
 		}
 	}
+	for i, r := range info.Replicas {
+		if i == 0 {
+			fmt.Fprintln(w, "copies in the key's other Regions:")
+		}
+		line := fmt.Sprintf("  %s: %s", r.Region, r.Status)
+		switch r.Status {
+		case ops.ReplicaInSync:
+			line += fmt.Sprintf(" (%d keys) %s", r.Keys, r.Locator)
+		case ops.ReplicaDiffers:
+			line += " (" + r.Diff + ")"
+		}
+		fmt.Fprintln(w, line)
+	}
 	for i, warn := range info.Warnings {
 		if i == 0 {
 			fmt.Fprintln(w, "warnings:")
