@@ -219,6 +219,7 @@ func (r *runner) run(ctx context.Context) {
 	r.checkRead(ctx)
 	r.checkParameter(ctx)
 	r.checkState(ctx)
+	r.checkReplicas(ctx)
 	r.checkWrite(ctx)
 	r.checkKMSRights(ctx)
 }
@@ -365,6 +366,12 @@ func (r *runner) checkRotation(ctx context.Context, m *kmstypes.KeyMetadata) {
 		// Rotation is a best practice, not a requirement: a missing right
 		// to read it is a warning.
 		r.addErr(CheckKMSKeyRotation, Warn, storeerr.OpOpen, err)
+		return
+	}
+	if mc := m.MultiRegionConfiguration; !out.KeyRotationEnabled && mc != nil && mc.MultiRegionKeyType == kmstypes.MultiRegionKeyTypeReplica && mc.PrimaryKey != nil {
+		// A replica rotates with its primary; rotation is set there only.
+		r.add(CheckKMSKeyRotation, Warn, "automatic rotation is off (a multi-Region replica rotates with its primary key)",
+			fmt.Sprintf("turn it on for the primary key: `aws kms enable-key-rotation --key-id %s --region %s`", aws.ToString(mc.PrimaryKey.Arn), aws.ToString(mc.PrimaryKey.Region)))
 		return
 	}
 	if !out.KeyRotationEnabled {

@@ -714,3 +714,46 @@ func TestCLIDeniedPrincipal(t *testing.T) {
 		t.Fatalf("admin show: %d %s", r.code, r.stderr)
 	}
 }
+
+// doctor compares the state with its copies in the other Regions of its
+// multi-Region key, from either side, and says how to refresh a stale one.
+func TestCLIDoctorUnderstandsReplicas(t *testing.T) {
+	c := newCLI(t)
+	mrk := c.createKey("us-east-1", "alias/ts-mrk", true)
+	if _, err := kms.NewFromConfig(*c.o.AWSConfig).ReplicateKey(c.ctx, &kms.ReplicateKeyInput{KeyId: aws.String(mrk), ReplicaRegion: aws.String("eu-west-1")}); err != nil {
+		t.Fatal(err)
+	}
+	loc := nodeLoc + "?kmsKey=alias/ts-mrk"
+	c.seed(loc, smallState())
+	replicaCheck := func(loc string) (status, detail, fix string) {
+		t.Helper()
+		r := c.run("", "doctor", "--json", loc)
+		var rep struct {
+			Checks []struct{ Name, Status, Detail, Fix string }
+		}
+		if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+			t.Fatalf("doctor --json: %v\n%s%s", err, r.stdout, r.stderr)
+		}
+		for _, ch := range rep.Checks {
+			if ch.Name == "state-replicas" {
+				return ch.Status, ch.Detail, ch.Fix
+			}
+		}
+		t.Fatalf("doctor has no state-replicas check:\n%s", r.stdout)
+		return
+	}
+	if st, d, _ := replicaCheck(loc); st != "PASS" || !strings.Contains(d, "eu-west-1: absent") {
+		t.Errorf("before replicate: %s %s", st, d)
+	}
+	newLoc := strings.TrimSpace(c.must(0, "", "replicate", loc, "--to-region", "eu-west-1").stdout)
+	if st, d, _ := replicaCheck(loc); st != "PASS" || !strings.Contains(d, "eu-west-1: in-sync (2 keys)") {
+		t.Errorf("after replicate: %s %s", st, d)
+	}
+	if st, d, _ := replicaCheck(newLoc); st != "PASS" || !strings.Contains(d, "us-east-1: in-sync (2 keys)") {
+		t.Errorf("doctor on the copy: %s %s", st, d)
+	}
+	c.must(0, "", "rm", loc, "_current-profile")
+	if st, d, fix := replicaCheck(loc); st != "WARN" || !strings.Contains(d, "eu-west-1: differs") || !strings.Contains(fix, "--to-region eu-west-1 --force") {
+		t.Errorf("after the original changed: %s %s %s", st, d, fix)
+	}
+}
