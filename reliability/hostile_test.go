@@ -155,7 +155,8 @@ func TestHostileContentRejected(t *testing.T) {
 			}
 
 			// Write attempts: a workflow (which opens afresh) and the store
-			// opened before the tampering.
+			// opened before the tampering, which must find out before it
+			// writes (the version check), not after.
 			if err := ops.WriteAll(ctx, loc, map[string][]byte{"k": []byte("x")}, ops.Options{AWSConfig: &e.cfg}); err == nil {
 				t.Fatal("ops.WriteAll wrote over crafted content")
 			}
