@@ -6,7 +6,6 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 )
 
@@ -21,12 +20,6 @@ var fuzzTargets = []string{
 	"TrentService.DisableKey", "TrentService.ScheduleKeyDeletion", "TrentService.ListAliases",
 	"AmazonSSM.NoSuchOperation", "",
 }
-
-var (
-	fuzzSrvOnce sync.Once
-	fuzzSrv     *Server
-	fuzzSrvErr  error
-)
 
 // FuzzRequest sends arbitrary bodies to every operation of the endpoint's
 // request parsing (AWS JSON 1.1 and STS query). The endpoint must never
@@ -45,11 +38,10 @@ func FuzzRequest(f *testing.F) {
 	} {
 		f.Add(uint8(i), body)
 	}
+	// One endpoint for every input (each fuzzing worker process makes its
+	// own); requests go straight to its handler.
+	fuzzSrv := NewTestServer(f)
 	f.Fuzz(func(t *testing.T, which uint8, body string) {
-		fuzzSrvOnce.Do(func() { fuzzSrv, fuzzSrvErr = Start() })
-		if fuzzSrvErr != nil {
-			t.Fatal(fuzzSrvErr)
-		}
 		target := fuzzTargets[int(which)%len(fuzzTargets)]
 		req := httptest.NewRequest("POST", "/", strings.NewReader(body))
 		req.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential="+DummyAccessKeyID+"/20260101/us-east-1/ssm/aws4_request, SignedHeaders=host, Signature=00")
