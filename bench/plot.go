@@ -176,7 +176,7 @@ func sizePlot(r *SizeResult) (*plot.Plot, error) {
 		}
 	}
 	if maxOK > 0 {
-		p.Legend.Add(fmt.Sprintf("awsstore fails above %.1f KiB", maxOK))
+		p.Legend.Add(fmt.Sprintf("largest state awsstore held: %.1f KiB", maxOK))
 	}
 	return p, nil
 }
