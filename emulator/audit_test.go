@@ -234,7 +234,9 @@ func TestAuditOpenEndpointRecordsToo(t *testing.T) {
 func TestAuditCapacityKeepsTheNewest(t *testing.T) {
 	srv := emulator.NewTestServer(t, emulator.WithAuditCapacity(3))
 	c := ssm.NewFromConfig(srv.AWSConfig(iamRegion))
-	openARN := func(name string) string { return "arn:aws:ssm:" + iamRegion + ":" + srv.Account() + ":parameter" + name }
+	openARN := func(name string) string {
+		return "arn:aws:ssm:" + iamRegion + ":" + srv.Account() + ":parameter" + name
+	}
 	for i := 0; i < 5; i++ {
 		name := "/cap/" + string(rune('a'+i))
 		if _, err := c.PutParameter(actx(t), &ssm.PutParameterInput{Name: aws.String(name), Value: aws.String("v"), Type: "String"}); err != nil {

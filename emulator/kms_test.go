@@ -28,7 +28,7 @@ const kmsAccount = emulator.DefaultAccount
 func kmsTestClient(t *testing.T, srv *emulator.Server, region string) *kms.Client {
 	t.Helper()
 	cfg := srv.AWSConfig(region)
-	cfg.RetryMaxAttempts = 1
+	cfg.Retryer = emulator.ClosedConnRetryer // errors as the endpoint sends them
 	return kms.NewFromConfig(cfg)
 }
 

@@ -6,7 +6,6 @@ import (
 	"encoding/xml"
 	"errors"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -14,8 +13,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
@@ -139,31 +136,14 @@ func TestErrorWithoutMessageHasOnlyType(t *testing.T) {
 // endpoint answered, so that it reaches the test unaltered.
 func ssmClient(srv *Server, region string) *ssm.Client {
 	cfg := srv.AWSConfig(region)
-	cfg.Retryer = onlyClosedConnRetryer
+	cfg.Retryer = ClosedConnRetryer
 	return ssm.NewFromConfig(cfg)
 }
 
 func stsClient(srv *Server, region string) *sts.Client {
 	cfg := srv.AWSConfig(region)
-	cfg.Retryer = onlyClosedConnRetryer
+	cfg.Retryer = ClosedConnRetryer
 	return sts.NewFromConfig(cfg)
-}
-
-// onlyClosedConnRetryer retries nothing but net.ErrClosed: Go's HTTP client
-// can close a kept-alive connection under a response it is still reading
-// (aws/aws-sdk-go-v2#2737, whose fix is to retry it), which is no answer of
-// the endpoint's and would make a no-retry test flaky on a loaded machine.
-func onlyClosedConnRetryer() aws.Retryer {
-	return retry.NewStandard(func(o *retry.StandardOptions) {
-		o.MaxAttempts = 3
-		o.RateLimiter = ratelimit.None
-		o.Retryables = []retry.IsErrorRetryable{retry.IsErrorRetryableFunc(func(err error) aws.Ternary {
-			if errors.Is(err, net.ErrClosed) {
-				return aws.TrueTernary
-			}
-			return aws.FalseTernary
-		})}
-	})
 }
 
 func callerIdentity(ctx context.Context, srv *Server, region string) error {

@@ -53,7 +53,7 @@ func awsConfig(srv *emulator.Server, region string) aws.Config {
 		BaseEndpoint: aws.String(srv.URL),
 		Credentials:  credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "secret", ""),
 		// Errors are asserted as the endpoint sends them, not retried.
-		RetryMaxAttempts: 1,
+		Retryer: emulator.ClosedConnRetryer,
 	}
 }
 

@@ -1,9 +1,13 @@
 package emulator
 
 import (
+	"errors"
+	"net"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 )
 
@@ -50,4 +54,23 @@ func (s *Server) AWSConfigWithCredentials(region, accessKeyID, secretAccessKey s
 		BaseEndpoint: aws.String(s.URL),
 		Credentials:  credentials.NewStaticCredentialsProvider(accessKeyID, secretAccessKey, ""),
 	}
+}
+
+// ClosedConnRetryer is a retryer for tests that assert errors exactly as the
+// endpoint sends them: it retries nothing but net.ErrClosed. Go's HTTP
+// client can close a kept-alive connection under a response it is still
+// reading (aws/aws-sdk-go-v2#2737, whose fix is to retry it); that is no
+// answer of the endpoint's and would make a no-retry test flaky on a loaded
+// machine. Use it as cfg.Retryer = emulator.ClosedConnRetryer.
+func ClosedConnRetryer() aws.Retryer {
+	return retry.NewStandard(func(o *retry.StandardOptions) {
+		o.MaxAttempts = 3
+		o.RateLimiter = ratelimit.None
+		o.Retryables = []retry.IsErrorRetryable{retry.IsErrorRetryableFunc(func(err error) aws.Ternary {
+			if errors.Is(err, net.ErrClosed) {
+				return aws.TrueTernary
+			}
+			return aws.FalseTernary
+		})}
+	})
 }
