@@ -10,6 +10,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/klauspost/compress/zstd"
 )
@@ -165,14 +166,19 @@ func partName(name string, gen uint64, index int) string {
 // refuses in place).
 func sideName(name string) string { return name + ".moving" }
 
+// encoder is shared by every split: a zstd encoder allocates its tables
+// (megabytes) when made, and EncodeAll is safe for concurrent use.
+var encoder = sync.OnceValues(func() (*zstd.Encoder, error) {
+	return zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedBetterCompression), zstd.WithEncoderConcurrency(1))
+})
+
 // split compresses an encoded state into a manifest and part values.
 func split(encoded []byte, gen uint64, advanced bool) (*manifest, []string, error) {
-	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedBetterCompression), zstd.WithEncoderConcurrency(1))
+	enc, err := encoder()
 	if err != nil {
 		return nil, nil, err
 	}
 	blob := enc.EncodeAll(encoded, nil)
-	enc.Close()
 	chunk := standardChunk
 	if advanced {
 		chunk = advancedChunk
