@@ -206,3 +206,56 @@ func TestMigrateFileMemFileRoundTrip(t *testing.T) {
 		t.Fatalf("second remove: %v", err)
 	}
 }
+
+// A state under SSM's aws/ssm key (a locator without kmsKey, as many
+// awsstore users have) moves to a customer key.
+func TestRotateFromDefaultKey(t *testing.T) {
+	srv, o, ctx := setup(t)
+	createKey(t, ctx, srv, "us-east-1", "alias/new", false)
+	loc := "arn:aws:ssm:us-east-1:000000000000:parameter/ts/node1"
+	want := map[string][]byte{"_machinekey": []byte("privkey:0123")}
+	if err := ops.WriteAll(ctx, loc, want, o); err != nil {
+		t.Fatal(err)
+	}
+	before, err := ops.Show(ctx, loc, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if before.Format != "single" || before.Key.Manager != "AWS" || len(before.Warnings) == 0 {
+		t.Fatalf("before: format %s, key %+v, warnings %q", before.Format, before.Key, before.Warnings)
+	}
+	res, err := ops.Rotate(ctx, loc, "alias/new", o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.NewLocator != loc+"?kmsKey=alias/new" || len(res.Parameters) != 1 {
+		t.Fatalf("rotate: %+v", res)
+	}
+	after, err := ops.Show(ctx, res.NewLocator, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.Parameters[0].KeyID != "alias/new" || after.Key.Manager != "CUSTOMER" {
+		t.Fatalf("after: %+v key %+v", after.Parameters, after.Key)
+	}
+	if err := ops.Verify(ctx, res.NewLocator, want, o); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Rotating an absent state writes nothing and returns the new locator.
+func TestRotateAbsentState(t *testing.T) {
+	srv, o, ctx := setup(t)
+	createKey(t, ctx, srv, "us-east-1", "alias/new", false)
+	res, err := ops.Rotate(ctx, "arn:aws:ssm:us-east-1:000000000000:parameter/none", "alias/new", o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Parameters) != 0 || !res.Verified {
+		t.Fatalf("%+v", res)
+	}
+	info, err := ops.Show(ctx, res.NewLocator, o)
+	if err != nil || info.Format != "absent" {
+		t.Fatalf("show: %v %+v", err, info)
+	}
+}

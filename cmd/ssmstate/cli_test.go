@@ -757,3 +757,27 @@ func TestCLIDoctorUnderstandsReplicas(t *testing.T) {
 		t.Errorf("after the original changed: %s %s %s", st, d, fix)
 	}
 }
+
+// The progress display is drawn only on a terminal; piped output (as in
+// every other test here) never carries it.
+func TestProgressOnlyOnTerminal(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	defer w.Close()
+	if isTerminal(w) || isTerminal(&bytes.Buffer{}) {
+		t.Error("a pipe or a buffer is taken for a terminal")
+	}
+	var b bytes.Buffer
+	p := progressPrinter(&b)
+	for i := range 3 {
+		p(ops.Progress{Step: "writing keys", Done: i, Total: 2})
+	}
+	p(ops.Progress{Step: "checking parameter keys", Done: 1, Total: 1})
+	want := "\rwriting keys: 0/2\rwriting keys: 1/2\rwriting keys: 2/2\n\rchecking parameter keys: 1/1\n"
+	if b.String() != want {
+		t.Errorf("progress drawn as %q, want %q", b.String(), want)
+	}
+}
