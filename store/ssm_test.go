@@ -258,28 +258,72 @@ func TestSSMSupersededPartsRemoved(t *testing.T) {
 	}
 }
 
+// TestSSMConflictDetected: a stale writer (one that loaded the state before
+// another writer's commit) is reported with ErrConflict. SSM has no
+// conditional overwrite and the store reads nothing before a put, so the
+// detection is after the fact for a single-parameter state: the stale
+// writer's one put lands (SSM returns a version that skips the other
+// writer's), both writers then learn of the conflict, and neither writes
+// again until reopened. A multi-part stale writer whose base is one commit
+// behind collides on the generation's first part and is stopped before its
+// commit.
 func TestSSMConflictDetected(t *testing.T) {
 	e := newSSMEnv(t)
-	for _, size := range []int{10, 50000} {
-		t.Run(fmt.Sprint(size), func(t *testing.T) {
-			loc := e.locator(fmt.Sprintf("/ts/conflict-%d", size), "kmsKey="+e.alias)
+	for _, tc := range []struct {
+		size  int
+		ahead int  // commits the other writer makes after the stale one loaded
+		lands bool // whether the stale writer's one put lands
+	}{
+		{size: 10, ahead: 1, lands: true},
+		{size: 50000, ahead: 1, lands: false},
+		{size: 50000, ahead: 3, lands: true},
+	} {
+		t.Run(fmt.Sprintf("%d-ahead%d", tc.size, tc.ahead), func(t *testing.T) {
+			loc := e.locator(fmt.Sprintf("/ts/conflict-%d-%d", tc.size, tc.ahead), "kmsKey="+e.alias)
 			ctx := context.Background()
 			a := e.open(t, loc)
 			defer a.Close()
-			if err := a.WriteState(ctx, "k", randomValue(size)); err != nil {
+			if err := a.WriteState(ctx, "k", randomValue(tc.size)); err != nil {
 				t.Fatal(err)
 			}
 			b := e.open(t, loc)
 			defer b.Close()
-			aval := randomValue(size)
-			if err := a.WriteState(ctx, "k", aval); err != nil {
-				t.Fatal(err)
+			var aval []byte
+			for range tc.ahead {
+				aval = randomValue(tc.size)
+				if err := a.WriteState(ctx, "k", aval); err != nil {
+					t.Fatal(err)
+				}
 			}
-			err := b.WriteState(ctx, "k", randomValue(size))
+			bval := randomValue(tc.size)
+			err := b.WriteState(ctx, "k", bval)
 			if !errors.Is(err, store.ErrConflict) {
 				t.Fatalf("stale writer's WriteState = %v, want ErrConflict", err)
 			}
+			// Having seen a conflict, b writes no more until reopened.
+			if err := b.WriteState(ctx, "k2", []byte("more")); !errors.Is(err, store.ErrConflict) {
+				t.Fatalf("stale writer's next WriteState = %v, want ErrConflict (refused until reopened)", err)
+			}
+			want := aval
+			if tc.lands {
+				want = bval
+			}
 			r := e.open(t, loc)
+			checkState(t, r, map[string][]byte{"k": want})
+			r.Close()
+			if !tc.lands {
+				return
+			}
+			// The overwritten writer sees the jump at its next write (its
+			// put lands too: SSM cannot refuse it) and then stops.
+			aval = randomValue(tc.size)
+			if err := a.WriteState(ctx, "k", aval); !errors.Is(err, store.ErrConflict) {
+				t.Fatalf("overwritten writer's next WriteState = %v, want ErrConflict", err)
+			}
+			if err := a.WriteState(ctx, "k3", []byte("more")); !errors.Is(err, store.ErrConflict) {
+				t.Fatalf("overwritten writer's WriteState after its conflict = %v, want ErrConflict", err)
+			}
+			r = e.open(t, loc)
 			defer r.Close()
 			checkState(t, r, map[string][]byte{"k": aval})
 		})

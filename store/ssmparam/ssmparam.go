@@ -87,6 +87,14 @@ type Backend struct {
 	pending *pendingCommit
 	// lastSweep is when sweep last listed parts (zero: not yet).
 	lastSweep time.Time
+	// mayHaveGarbage is set by what can leave parts behind that this
+	// backend knows of: a loaded state that was multi-part or on the side
+	// parameter, or a multi-part generation this backend committed,
+	// superseded or abandoned. Only then does the sweep list parts.
+	mayHaveGarbage bool
+	// conflicted is the conflict this backend detected; it refuses every
+	// later Save with it until Load reads the state again.
+	conflicted error
 }
 
 type pendingCommit struct {
@@ -145,7 +153,7 @@ func (b *Backend) Load(ctx context.Context) (_ map[string][]byte, err error) {
 	if err != nil {
 		return nil, err
 	}
-	b.corrupt = nil
+	b.corrupt, b.conflicted, b.pending = nil, nil, nil
 	b.gen, b.parts, b.onSide, b.version = 0, 0, false, 0
 	var src *types.Parameter
 	switch {
@@ -163,6 +171,9 @@ func (b *Backend) Load(ctx context.Context) (_ map[string][]byte, err error) {
 		// Even when its parts are bad: they are superseded by the next
 		// commit and removed then.
 		b.gen, b.parts = m.Generation, m.Parts
+	}
+	if b.gen != 0 || b.onSide {
+		b.mayHaveGarbage = true
 	}
 	if err != nil {
 		if !errors.Is(err, errCorrupt) {
@@ -261,14 +272,22 @@ func (b *Backend) Save(ctx context.Context, state map[string][]byte) (err error)
 	if b.corrupt != nil && !b.c.Reset {
 		return fmt.Errorf("refusing to overwrite SSM parameter %s, whose content does not decode (open the store with reset to replace it): %w", b.name, b.corrupt)
 	}
+	if b.conflicted != nil {
+		return fmt.Errorf("%w (detected by an earlier write; this store writes no more until it is reopened)", b.conflicted)
+	}
 	ctx, cancel := b.bound(ctx)
 	defer cancel()
 	encoded, err := encodeState(state)
 	if err != nil {
 		return fmt.Errorf("encode state for SSM parameter %s: %w", b.name, err)
 	}
-	if err := b.checkVersion(ctx); err != nil {
-		return err
+	// No read before the write: the commit's returned version shows
+	// whether another writer wrote since (see commit). Only a commit whose
+	// outcome is unknown needs a read to settle.
+	if b.pending != nil {
+		if err := b.settlePending(ctx); err != nil {
+			return err
+		}
 	}
 
 	limit := StandardValueLimit
@@ -277,6 +296,7 @@ func (b *Backend) Save(ctx context.Context, state map[string][]byte) (err error)
 	}
 	content, gen, nparts := string(encoded), uint64(0), 0
 	if len(encoded) > limit {
+		b.mayHaveGarbage = true // parts are written now, and may be abandoned
 		var m *manifest
 		if m, err = b.writeParts(ctx, encoded); err != nil {
 			return err
@@ -289,6 +309,9 @@ func (b *Backend) Save(ctx context.Context, state map[string][]byte) (err error)
 		content = string(mb)
 	}
 	p := &pendingCommit{content: content, gen: gen, parts: nparts, oldGen: b.gen, oldParts: b.parts}
+	if p.oldGen != 0 || len(b.skipped) > 0 {
+		b.mayHaveGarbage = true
+	}
 	if err := b.commit(ctx, p); err != nil {
 		return err
 	}
@@ -297,20 +320,27 @@ func (b *Backend) Save(ctx context.Context, state map[string][]byte) (err error)
 	return nil
 }
 
-// checkVersion refuses to write when the main parameter changed since this
-// backend last read or wrote it.
-func (b *Backend) checkVersion(ctx context.Context) error {
-	cur, value, err := b.currentVersion(ctx, b.pending != nil)
+// settlePending finds out whether a commit whose call failed in a way that
+// may have applied it (timeout, connection error) did land: the one read of
+// the main parameter a Save can need before writing, and only then.
+func (b *Backend) settlePending(ctx context.Context) error {
+	p := b.pending
+	cur, value, err := b.currentVersion(ctx, true)
 	if err != nil {
 		return err
 	}
-	if cur == b.version {
-		b.pending = nil
+	b.pending = nil
+	switch {
+	case cur == b.version:
+		// It did not land. Its parts (if any) are garbage: the next
+		// generation goes past it and they are removed after the commit.
+		if p.gen != 0 {
+			b.skipped = append(b.skipped, p.gen)
+			b.mayHaveGarbage = true
+		}
 		return nil
-	}
-	if p := b.pending; p != nil && value == p.content {
+	case value == p.content:
 		// Our own earlier commit did land after all.
-		b.pending = nil
 		b.version, b.gen, b.parts, b.onSide = cur, p.gen, p.parts, false
 		b.cleanup(ctx, p)
 		return nil
@@ -318,9 +348,12 @@ func (b *Backend) checkVersion(ctx context.Context) error {
 	return b.conflict(cur)
 }
 
+// conflict records that another writer changed the main parameter (now at
+// version cur) and returns the error; Save refuses to write from then on.
 func (b *Backend) conflict(cur int64) error {
-	return fmt.Errorf("%w: SSM parameter %s is at version %d but this store last saw version %d: another writer changed it; reopen the store to continue from that state, and make sure one process writes a parameter",
+	b.conflicted = fmt.Errorf("%w: SSM parameter %s is at version %d but this store last saw version %d: another writer changed it; reopen the store to continue from that state, and make sure one process writes a parameter",
 		errConflict, b.name, cur, b.version)
+	return b.conflicted
 }
 
 // currentVersion reads the main parameter's version (0 when absent), and
@@ -337,10 +370,14 @@ func (b *Backend) currentVersion(ctx context.Context, withValue bool) (int64, st
 }
 
 // writeParts writes a new generation's parts, each created without
-// Overwrite so that two writers can never write the same generation. A
-// generation whose names are taken while the main parameter is unchanged
-// was left by a writer that crashed (or one that is racing us and will fail
-// its own commit check): it is skipped and removed after our commit.
+// Overwrite so that two writers can never write the same generation. No read
+// precedes them: a writer that committed once since our last read or write,
+// from the same base, used this very generation, so part 0 is taken and we
+// stop after one put (a writer further ahead has removed it; then only the
+// commit's version shows the conflict). Only then is the main parameter read: changed → conflict
+// (nothing of ours written); unchanged → the parts were left by a writer
+// that crashed (or one racing us from the same base, whose commit will see
+// the version jump): the generation is skipped and removed after our commit.
 func (b *Backend) writeParts(ctx context.Context, encoded []byte) (*manifest, error) {
 	gen := max(b.gen, uint64(max(b.version, 0))) + 1
 	for _, s := range b.skipped {
@@ -374,7 +411,8 @@ func (b *Backend) writeParts(ctx context.Context, encoded []byte) (*manifest, er
 		b.skipped = append(b.skipped, gen)
 		gen++
 	}
-	return nil, fmt.Errorf("%w: SSM parameter %s: 16 generations in a row are taken by uncommitted parts; another writer is active", errConflict, b.name)
+	b.conflicted = fmt.Errorf("%w: SSM parameter %s: 16 generations in a row are taken by uncommitted parts; another writer is active; reopen the store to continue, and make sure one process writes a parameter", errConflict, b.name)
+	return nil, b.conflicted
 }
 
 // putParts writes parts in order; taken reports that a part's name exists.
@@ -429,10 +467,12 @@ func (b *Backend) commit(ctx context.Context, p *pendingCommit) error {
 	prev := b.version
 	b.version, b.gen, b.parts = out.Version, p.gen, p.parts
 	if prev != 0 && out.Version != prev+1 {
-		// Someone wrote between our check and our put (or a retried put
-		// applied twice). Our state is the one committed now.
-		return fmt.Errorf("%w: SSM parameter %s: committed as version %d, but this store expected version %d: another writer wrote in between, and its write is overwritten",
+		// Someone wrote since we last read or wrote (or a retried put
+		// applied twice). Our state is the one committed now; theirs is
+		// overwritten, and they see the jump at their next write.
+		b.conflicted = fmt.Errorf("%w: SSM parameter %s: committed as version %d, but this store expected version %d: another writer wrote in between, and its write is overwritten; reopen the store to continue, and make sure one process writes a parameter",
 			errConflict, b.name, out.Version, prev+1)
+		return b.conflicted
 	}
 	return nil
 }

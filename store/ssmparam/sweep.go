@@ -22,9 +22,16 @@ import (
 // lists N.part-* and deletes every generation other than the one in effect.
 //
 // It stays bounded and safe:
-//   - it runs after the first successful Save of a Backend and then at most
-//     once per SweepInterval, so a steady writer pays one DescribeParameters
-//     call now and then, not one per write;
+//   - it runs only when there can be garbage this backend knows of: the
+//     state it loaded was multi-part or on the side parameter N.moving, or
+//     it committed, superseded or abandoned a multi-part generation itself.
+//     A single-parameter state (every Tailscale node below 4 KB) never
+//     lists. The price: parts that another writer left behind when it
+//     crashed while the state went back to a single parameter stay until
+//     the next multi-part event of a backend on this parameter;
+//   - then after the first successful Save of a Backend and at most once
+//     per SweepInterval, so a steady writer of a large state pays one
+//     DescribeParameters call now and then, not one per write;
 //   - it reads at most sweepMaxPages pages (50 names each); what is left
 //     is swept the next time;
 //   - generations older than the one in effect are dead (a manifest is only
@@ -33,6 +40,11 @@ import (
 //     parameter, might be a racing writer's parts that its commit is about to
 //     name, so they go only once older than SweepGrace (longer than any
 //     Save may take; SigV4 keeps client clocks within 5 minutes of AWS);
+//   - before deleting, it checks (one GetParameter without decryption, only
+//     when there is something to delete) that the main parameter is still
+//     at the version this backend committed: a stale writer's commit can
+//     name an older generation than ours (see docs/format.md), and its parts
+//     must not go;
 //   - failures (e.g. no ssm:DescribeParameters permission) only leave the
 //     garbage where it is: they are logged, never returned.
 const (
@@ -50,6 +62,9 @@ type describer interface {
 // sweep deletes parts of generations no manifest names (see above). The
 // backend has just committed b.version with generation b.gen.
 func (b *Backend) sweep(ctx context.Context) {
+	if !b.mayHaveGarbage {
+		return
+	}
 	now := time.Now()
 	if !b.lastSweep.IsZero() && now.Sub(b.lastSweep) < SweepInterval {
 		return
@@ -58,7 +73,7 @@ func (b *Backend) sweep(ctx context.Context) {
 	if !ok {
 		return
 	}
-	b.lastSweep = now
+	b.lastSweep, b.mayHaveGarbage = now, false
 	prefix := b.c.ParameterName + ".part-"
 	in := &ssm.DescribeParametersInput{
 		MaxResults: aws.Int32(50),
@@ -95,6 +110,14 @@ func (b *Backend) sweep(ctx context.Context) {
 		}
 	}
 	if len(garbage) > 0 {
+		if cur, _, err := b.currentVersion(ctx, false); err != nil || cur != b.version {
+			// Another writer committed since (or we cannot tell): what
+			// looks dead may be what its manifest names.
+			b.log.WarnContext(ctx, "not sweeping SSM state parts: the main parameter changed since this store committed, or its version could not be read",
+				"parameter", b.name, "version", b.version, "current", cur, "err", err)
+			b.mayHaveGarbage = true
+			return
+		}
 		n := b.deleteAll(ctx, garbage)
 		b.log.InfoContext(ctx, "swept SSM state parts that no manifest names (left by an interrupted writer)",
 			"parameter", b.name, "deleted", n, "generation", b.gen)

@@ -1,9 +1,11 @@
 package ssmparam
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"slices"
 	"testing"
 
@@ -199,5 +201,126 @@ func TestSweepWithoutDescribePermission(t *testing.T) {
 	}
 	if n := srv.Calls()["ssm.DescribeParameters"]; n != 1 {
 		t.Fatalf("DescribeParameters calls = %d, want 1 (denied, not retried)", n)
+	}
+}
+
+// TestSmallStateCalls: a single-parameter state (every Tailscale node below
+// 4 KB) costs one PutParameter per Save and no read or listing at all; parts
+// left behind by another writer are then not looked for (the documented
+// trade-off) until this backend has a multi-part event, which sweeps them.
+func TestSmallStateCalls(t *testing.T) {
+	srv := emulator.NewTestServer(t)
+	cfg := srv.AWSConfig("us-east-1")
+	c := ssm.NewFromConfig(cfg)
+	ctx := context.Background()
+	const name = "/ts/calls/node"
+	b, err := NewFromConfig(ctx, cfg, Config{ParameterName: name, KMSKey: DefaultKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Old garbage: a dead generation's part.
+	dead := partName(name, 1, 0)
+	if _, err := c.PutParameter(ctx, &ssm.PutParameterInput{Name: aws.String(dead), Value: aws.String("garbage"), Type: types.ParameterTypeSecureString}); err != nil {
+		t.Fatal(err)
+	}
+	srv.ResetCalls()
+	if _, err := b.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5 {
+		if err := b.Save(ctx, map[string][]byte{"k": {byte(i)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	calls := srv.Calls()
+	if calls["ssm.PutParameter"] != 5 || calls["ssm.GetParameters"] != 1 || len(calls) != 2 {
+		t.Fatalf("load + 5 small saves made %v, want 1 GetParameters and 5 PutParameter only", calls)
+	}
+	if !slices.Contains(listNames(t, c, name), dead) {
+		t.Fatalf("%s was deleted although no multi-part event happened", dead)
+	}
+	// A multi-part commit (and then back to small) sweeps the dead part
+	// (older than the generation in effect).
+	v := make([]byte, 12000)
+	rand.Read(v)
+	if err := b.Save(ctx, map[string][]byte{"k": v}); err != nil {
+		t.Fatal(err)
+	}
+	if slices.Contains(listNames(t, c, name), dead) {
+		t.Fatalf("%s survived the sweep after a multi-part commit", dead)
+	}
+}
+
+// sweepHook is the real SSM client with a hook that runs once before the
+// sweep's listing: it lets a test commit from another writer exactly
+// between a backend's commit and its sweep.
+type sweepHook struct {
+	*ssm.Client
+	before func()
+}
+
+func (h *sweepHook) DescribeParameters(ctx context.Context, in *ssm.DescribeParametersInput, optFns ...func(*ssm.Options)) (*ssm.DescribeParametersOutput, error) {
+	if f := h.before; f != nil {
+		h.before = nil
+		f()
+	}
+	return h.Client.DescribeParameters(ctx, in, optFns...)
+}
+
+// TestSweepSparesStaleWritersCommit: a stale writer (loaded two commits ago)
+// writes no read before its parts, so it can commit an older generation
+// than the one in effect, between another backend's commit and that
+// backend's sweep. The sweep must not delete the parts that commit names.
+func TestSweepSparesStaleWritersCommit(t *testing.T) {
+	srv := emulator.NewTestServer(t)
+	cfg := srv.AWSConfig("us-east-1")
+	ctx := context.Background()
+	const name = "/ts/sweep/stale"
+	big := func() map[string][]byte {
+		v := make([]byte, 12000)
+		rand.Read(v)
+		return map[string][]byte{"k": v}
+	}
+	newBackend := func(c Client) *Backend {
+		b, err := New(ctx, Config{Client: c, ParameterName: name, KMSKey: DefaultKey})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := b.Load(ctx); err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	x := newBackend(NewClient(cfg))
+	if err := x.Save(ctx, big()); err != nil {
+		t.Fatal(err)
+	}
+	stale := newBackend(NewClient(cfg))
+	for range 2 {
+		if err := x.Save(ctx, big()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hook := &sweepHook{Client: NewClient(cfg)}
+	a := newBackend(hook)
+	staleState := big()
+	var staleErr error
+	hook.before = func() { staleErr = stale.Save(ctx, staleState) }
+	if err := a.Save(ctx, big()); err != nil {
+		t.Fatal(err)
+	}
+	if !errors.Is(staleErr, errConflict) {
+		t.Fatalf("stale writer's Save = %v, want ErrConflict", staleErr)
+	}
+	_, ga := a.Version()
+	if _, gs := stale.Version(); gs >= ga {
+		t.Fatalf("stale writer committed generation %d, not older than %d: the test does not exercise the window", gs, ga)
+	}
+	got, err := newBackend(NewClient(cfg)).Load(ctx)
+	if err != nil {
+		t.Fatalf("load after the sweep: %v (the sweep deleted the parts the stale writer's manifest names)", err)
+	}
+	if !bytes.Equal(got["k"], staleState["k"]) {
+		t.Fatal("state after the race is not the stale writer's, whose put landed last")
 	}
 }
