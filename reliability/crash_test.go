@@ -82,7 +82,7 @@ func TestCrashChild(t *testing.T) {
 			die(3, "open: %v", err)
 		}
 		seq := readSeq(s)
-		os.Stdout.WriteString("ready\n")
+		fmt.Fprintf(os.Stdout, "ready %d\n", seq)
 		for {
 			seq++
 			if err := s.WriteState(ctx, "state", stamped(seq, randDuration(8000, 30000))); err != nil {
@@ -96,7 +96,6 @@ func TestCrashChild(t *testing.T) {
 		keys := strings.Split(os.Getenv(childKeysEnv), ",")
 		base, _, _ := strings.Cut(loc, "?")
 		o := ops.Options{AWSConfig: &cfg}
-		os.Stdout.WriteString("ready\n")
 		for i := 0; ; i++ {
 			cur, next := keys[i%2], keys[(i+1)%2]
 			l := base + "?kmsKey=" + cur
@@ -105,6 +104,9 @@ func TestCrashChild(t *testing.T) {
 				die(3, "open: %v", err)
 			}
 			seq := readSeq(s) + 1
+			if i == 0 {
+				fmt.Fprintf(os.Stdout, "ready %d\n", seq-1)
+			}
 			if err := s.WriteState(ctx, "state", stamped(seq, randDuration(8000, 20000))); err != nil {
 				die(4, "write %d: %v", seq, err)
 			}
@@ -124,6 +126,7 @@ func TestCrashChild(t *testing.T) {
 type child struct {
 	cmd     *exec.Cmd
 	stderr  strings.Builder
+	start   atomic.Uint64 // the state the child read when it opened
 	lastAck atomic.Uint64
 	acks    atomic.Int64
 	rotated atomic.Int64
@@ -150,7 +153,9 @@ func startChild(t *testing.T, mode, url, loc, keys string) *child {
 		for sc.Scan() {
 			line := sc.Text()
 			switch {
-			case line == "ready":
+			case strings.HasPrefix(line, "ready "):
+				n, _ := strconv.ParseUint(strings.TrimPrefix(line, "ready "), 10, 64)
+				c.start.Store(n)
 				ready <- true
 			case line == "rotated":
 				c.rotated.Add(1)
@@ -238,13 +243,22 @@ func TestCrashConsistencyAtScale(t *testing.T) {
 		c := startChild(t, "commit", e.srv.URL, loc, "")
 		time.Sleep(time.Duration(randDuration(20, 500)) * time.Millisecond)
 		c.kill(t)
+		// The last acknowledged state: the child's last ack, or, when it
+		// acknowledged nothing, the state it read when it opened. (Not the
+		// state the previous reopening saw: a killed child's last request
+		// can still be applied by the endpoint after the child is dead and
+		// after that reopening, as AWS would apply it.)
 		lastAck := c.lastAck.Load()
 		if lastAck == 0 {
-			lastAck = last // the child acknowledged nothing: the state before it
+			lastAck = c.start.Load()
 			killedBeforeAck++
 		}
-		got := reopenSeq(t, e, loc, fmt.Sprintf("kill %d", i))
-		checkAfterKill(t, got, lastAck, fmt.Sprintf("kill %d", i))
+		what := fmt.Sprintf("kill %d", i)
+		got := reopenSeq(t, e, loc, what)
+		checkAfterKill(t, got, lastAck, what)
+		if got < last {
+			t.Fatalf("%s: state went back from write %d to %d", what, last, got)
+		}
 		if got == lastAck+1 {
 			inFlight++
 		}
@@ -299,11 +313,15 @@ func TestCrashDuringUpgrade(t *testing.T) {
 			t.Fatal(err)
 		}
 		c := startChild(t, "commit", e.srv.URL, loc, "")
-		time.Sleep(time.Duration(randDuration(0, 120)) * time.Millisecond)
+		time.Sleep(time.Duration(randDuration(0, 400)) * time.Millisecond)
 		c.kill(t)
 		what := fmt.Sprintf("upgrade kill %d", i)
 		got := reopenSeq(t, e, loc, what)
-		checkAfterKill(t, got, c.lastAck.Load(), what)
+		lastAck := c.lastAck.Load()
+		if lastAck == 0 {
+			lastAck = c.start.Load()
+		}
+		checkAfterKill(t, got, lastAck, what)
 		out, err := e.ssm.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(name)})
 		if err != nil {
 			// Between a delete and a recreate the state is in N.moving,
@@ -339,11 +357,14 @@ func TestCrashDuringRotate(t *testing.T) {
 		c.kill(t)
 		lastAck := c.lastAck.Load()
 		if lastAck == 0 {
-			lastAck = last
+			lastAck = c.start.Load()
 		}
 		what := fmt.Sprintf("rotate kill %d", i)
 		got := reopenSeq(t, e, loc, what)
 		checkAfterKill(t, got, lastAck, what)
+		if got < last {
+			t.Fatalf("%s: state went back from write %d to %d", what, last, got)
+		}
 		last = got
 		rotations += c.rotated.Load()
 	}
