@@ -154,20 +154,48 @@ func TestHostileContentRejected(t *testing.T) {
 				t.Fatalf("open allocated %d MiB on crafted content", alloc>>20)
 			}
 
-			// Write attempts: a workflow (which opens afresh) and the store
-			// opened before the tampering, which must find out before it
-			// writes (the version check), not after.
+			// Write attempts that read the content first (a fresh store, a
+			// workflow): nothing is written.
 			if err := ops.WriteAll(ctx, loc, map[string][]byte{"k": []byte("x")}, ops.Options{AWSConfig: &e.cfg}); err == nil {
 				t.Fatal("ops.WriteAll wrote over crafted content")
 			}
+			if _, err := store.Open(ctx, loc, store.WithAWSConfig(e.cfg)); err == nil {
+				t.Fatal("a second open accepted crafted content")
+			}
+			unchanged := func(what string) bool {
+				for _, p := range e.params(t, name) {
+					n := aws.ToString(p.Name)
+					if v, ok := versions[n]; !ok || v != p.Version {
+						t.Logf("%s: %s changed (version %d → %d)", what, n, v, p.Version)
+						return false
+					}
+				}
+				return true
+			}
+			if !unchanged("after the fresh write attempts") {
+				t.Fatal("a write attempt that read the crafted content wrote over it")
+			}
+			// A store that had the good state open before the tampering
+			// writes without reading (since 8e3ac8e the commit protocol has
+			// no read before a put and sees other writers from the version
+			// the put returns): it reports the conflict, may have replaced
+			// the crafted content with its own state once, and refuses to
+			// write again.
 			if err := early.WriteState(ctx, "k", []byte("newer")); !errors.Is(err, store.ErrConflict) {
 				t.Fatalf("write through the store opened before the tampering: %v; want ErrConflict", err)
 			}
+			overwritten := !unchanged("after the stale store's first write")
 			for _, p := range e.params(t, name) {
-				n := aws.ToString(p.Name)
-				if v, ok := versions[n]; !ok || v != p.Version {
-					t.Fatalf("%s changed (version %d → %d) after the write attempts", n, v, p.Version)
-				}
+				versions[aws.ToString(p.Name)] = p.Version
+			}
+			if err := early.WriteState(ctx, "k2", []byte("more")); !errors.Is(err, store.ErrConflict) {
+				t.Fatalf("second write through the stale store: %v; want ErrConflict", err)
+			}
+			if !unchanged("after the stale store's second write") {
+				t.Fatal("the stale store wrote again after reporting a conflict")
+			}
+			if overwritten {
+				t.Logf("%s: the stale store's first write replaced the crafted content with its own state (reported as a conflict)", c.name)
 			}
 			msg := err.Error()
 			t.Logf("%s: rejected, %d KiB allocated: …%s", c.name, (m1.TotalAlloc-m0.TotalAlloc)>>10, msg[max(0, len(msg)-200):])
