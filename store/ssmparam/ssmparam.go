@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/aws-sdk-go-v2/service/ssm/types"
 	"github.com/aws/smithy-go"
@@ -466,7 +467,7 @@ func (b *Backend) commit(ctx context.Context, p *pendingCommit) error {
 	}
 	prev := b.version
 	b.version, b.gen, b.parts = out.Version, p.gen, p.parts
-	if prev != 0 && out.Version != prev+1 {
+	if prev != 0 && out.Version != prev+1 && !b.ownRetry(ctx, out, prev, p.content) {
 		// Someone wrote since we last read or wrote (or a retried put
 		// applied twice). Our state is the one committed now; theirs is
 		// overwritten, and they see the jump at their next write.
@@ -475,6 +476,32 @@ func (b *Backend) commit(ctx context.Context, p *pendingCommit) error {
 		return b.conflicted
 	}
 	return nil
+}
+
+// ownRetry reports whether the versions between prev and out.Version were
+// written by this very put, applied more than once because the SDK retried
+// it after a response was lost. It reads each such version (GetParameter of
+// "N:<version>", covered by ssm:GetParameter), and only when the put took
+// enough attempts to explain the jump: otherwise it is a conflict, with no
+// read.
+func (b *Backend) ownRetry(ctx context.Context, out *ssm.PutParameterOutput, prev int64, content string) bool {
+	res, ok := retry.GetAttemptResults(out.ResultMetadata)
+	extra := out.Version - prev - 1
+	if !ok || extra < 1 || extra > 3 || int64(len(res.Results)) <= extra {
+		return false
+	}
+	for v := prev + 1; v < out.Version; v++ {
+		o, err := b.c.Client.GetParameter(ctx, &ssm.GetParameterInput{
+			Name:           aws.String(b.c.ParameterName + ":" + strconv.FormatInt(v, 10)),
+			WithDecryption: aws.Bool(true),
+		})
+		if err != nil || o.Parameter == nil || aws.ToString(o.Parameter.Value) != content {
+			return false
+		}
+	}
+	b.log.InfoContext(ctx, "an SSM put was applied more than once (the SDK retried it after a lost response); not a conflict",
+		"parameter", b.name, "version", out.Version)
+	return true
 }
 
 // conflictOrOurs handles ParameterAlreadyExists on creating the main
