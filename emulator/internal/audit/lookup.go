@@ -116,7 +116,11 @@ func (l *Log) LookupEvents(_ *awsapi.Request, body []byte) (any, error) {
 		if e.seq > from {
 			continue
 		}
-		if (!start.IsZero() && e.ev.Time.Before(start)) || (!end.IsZero() && e.ev.Time.After(end)) || !match(e) {
+		// The wire carries StartTime and EndTime in milliseconds, so an event
+		// is compared at that precision: one recorded in the same millisecond
+		// as a caller's time.Now() end is inside the range.
+		t := e.ev.Time.Truncate(time.Millisecond)
+		if (!start.IsZero() && t.Before(start)) || (!end.IsZero() && t.After(end)) || !match(e) {
 			continue
 		}
 		if len(out.Events) == limit {
@@ -185,7 +189,9 @@ func (l *Log) lookupEvent(e entry) lookupEvent {
 	return out
 }
 
+// epoch turns a JSON timestamp (epoch seconds, millisecond precision as the
+// SDKs send it) into a time, rounded to the millisecond so that float error
+// (…344999999 ns for .345) does not move a range's end before an event.
 func epoch(sec float64) time.Time {
-	s, frac := math.Modf(sec)
-	return time.Unix(int64(s), int64(frac*1e9)).UTC()
+	return time.UnixMilli(int64(math.Round(sec * 1000))).UTC()
 }
