@@ -3,6 +3,7 @@ package ssmparam
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"io"
 	"net"
@@ -46,7 +47,8 @@ func TestConflictAfterTheFact(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv.ResetCalls()
-	if err := stale.Save(ctx, map[string][]byte{"k": []byte("s1")}); !errors.Is(err, errConflict) {
+	err := stale.Save(ctx, map[string][]byte{"k": []byte("s1")})
+	if !errors.Is(err, errConflict) {
 		t.Fatalf("stale Save = %v, want ErrConflict", err)
 	}
 	if err := stale.Save(ctx, map[string][]byte{"k": []byte("s2")}); !errors.Is(err, errConflict) {
@@ -54,6 +56,15 @@ func TestConflictAfterTheFact(t *testing.T) {
 	}
 	if c := srv.Calls(); c["ssm.PutParameter"] != 1 || len(c) != 1 {
 		t.Fatalf("stale writer's two Saves made %v, want exactly 1 PutParameter (the one that detects the conflict)", c)
+	}
+	// The overwritten write is not lost: the error names the version SSM
+	// still holds it under, and that version reads back as a's state.
+	if !strings.Contains(err.Error(), "'"+name+":2'") {
+		t.Fatalf("conflict error does not name the overwritten version %s:2: %v", name, err)
+	}
+	old, err := ssm.NewFromConfig(cfg).GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(name + ":2"), WithDecryption: aws.Bool(true)})
+	if err != nil || !strings.Contains(aws.ToString(old.Parameter.Value), base64.StdEncoding.EncodeToString([]byte("a2"))) {
+		t.Fatalf("version 2, named by the conflict error, does not hold a's overwritten state: %v", err)
 	}
 	if err := a.Save(ctx, map[string][]byte{"k": []byte("a3")}); !errors.Is(err, errConflict) {
 		t.Fatalf("overwritten writer's next Save = %v, want ErrConflict", err)

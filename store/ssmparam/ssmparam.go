@@ -471,8 +471,10 @@ func (b *Backend) commit(ctx context.Context, p *pendingCommit) error {
 		// Someone wrote since we last read or wrote (or a retried put
 		// applied twice). Our state is the one committed now; theirs is
 		// overwritten, and they see the jump at their next write.
-		b.conflicted = fmt.Errorf("%w: SSM parameter %s: committed as version %d, but this store expected version %d: another writer wrote in between, and its write is overwritten; reopen the store to continue, and make sure one process writes a parameter",
-			errConflict, b.name, out.Version, prev+1)
+		// SSM keeps the last 100 versions, so what was overwritten is not
+		// lost: the error names the versions to read it back from.
+		b.conflicted = fmt.Errorf("%w: SSM parameter %s: committed as version %d, but this store expected version %d: another writer wrote in between, and its write is overwritten (SSM still holds it: versions %d to %d, e.g. aws ssm get-parameter --with-decryption --name '%s:%d'); reopen the store to continue, and make sure one process writes a parameter",
+			errConflict, b.name, out.Version, prev+1, prev+1, out.Version-1, b.c.ParameterName, out.Version-1)
 		return b.conflicted
 	}
 	return nil
