@@ -2,6 +2,7 @@ package storeerr
 
 import (
 	"context"
+	"errors"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -107,4 +108,31 @@ func KeyStateProblem(m *kmstypes.KeyMetadata, s Subject) *Error {
 	default:
 		return keyUnavailable(s, keyARN, string(m.KeyState), nil)
 	}
+}
+
+// AddDeletionDate completes a key-pending-deletion error that came from an
+// SSM call, whose wrapped KMS message carries no date, with one DescribeKey
+// so that the user sees when the key goes. Any other error, or a failed
+// DescribeKey, is returned unchanged.
+func AddDeletionDate(ctx context.Context, api KeyDescriber, err error, s Subject) error {
+	var e *Error
+	if api == nil || !errors.As(err, &e) || e.Kind != KeyPendingDeletion || !e.DeletionDate.IsZero() {
+		return err
+	}
+	ref := e.KeyARN
+	if ref == "" {
+		ref = s.Key
+	}
+	if ref == "" {
+		return err
+	}
+	out, derr := api.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(ref)})
+	if derr != nil || out.KeyMetadata == nil || out.KeyMetadata.DeletionDate == nil {
+		return err
+	}
+	keyARN := e.KeyARN
+	if keyARN == "" {
+		keyARN = aws.ToString(out.KeyMetadata.Arn)
+	}
+	return keyPendingDeletion(s, keyARN, *out.KeyMetadata.DeletionDate, e.Err)
 }

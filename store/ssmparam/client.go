@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
 	"github.com/ssmstate/ssmstate/storeerr"
@@ -70,6 +71,9 @@ func NewClient(cfg aws.Config) *ssm.Client {
 // NewFromConfig is New with a client made from cfg by NewClient.
 func NewFromConfig(ctx context.Context, cfg aws.Config, c Config) (*Backend, error) {
 	c.Client = NewClient(cfg)
+	if c.Keys == nil && c.KMSKey != "" {
+		c.Keys = kms.NewFromConfig(cfg, func(o *kms.Options) { o.Retryer = Retryer() })
+	}
 	return New(ctx, c)
 }
 

@@ -23,7 +23,14 @@ func (b *Backend) explain(op storeerr.Op, err error) error {
 	if a, perr := arn.Parse(b.c.ParameterARN); perr == nil {
 		s.Region = a.Region
 	}
-	return storeerr.Classify(err, s)
+	err = storeerr.Classify(err, s)
+	if b.c.Keys != nil {
+		// Only on the failure path: one DescribeKey for the deletion date.
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		err = storeerr.AddDeletionDate(ctx, b.c.Keys, err, s)
+	}
+	return err
 }
 
 // checkKey is the fail-fast check of Open: with a kmsKey, one DescribeKey

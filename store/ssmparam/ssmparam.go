@@ -64,6 +64,9 @@ type Config struct {
 	// Timeout bounds each Load and Save whose context has no deadline;
 	// 0 means DefaultTimeout.
 	Timeout time.Duration
+	// Keys, when set (NewFromConfig sets it), lets an error about a key
+	// pending deletion name its deletion date, which SSM's error lacks.
+	Keys storeerr.KeyDescriber
 }
 
 // Backend is a store.Backend over one SSM parameter (and, for large states,
