@@ -1,17 +1,23 @@
-// Package doctor checks that a state locator will work, without changing
-// anything: the caller's credentials, the locator, the parameter and the KMS
+// Package doctor checks that a state locator will work, without changing the
+// state: the caller's credentials, the locator, the parameter and the KMS
 // key that encrypts it, the caller's SSM and KMS rights (proven by calls AWS
-// refuses before they change anything, see docs/doctor.md), and that the
-// stored state decodes. `ssmstate doctor` prints its Report.
+// refuses before they change anything, and by a round trip through SSM on a
+// probe part the store never uses, see docs/doctor.md), and that the stored
+// state decodes. `ssmstate doctor` prints its Report. Every right the
+// least-privilege policy (`ssmstate policy`) grants is one the store or
+// doctor uses; doctor FAILs, naming the action and its statement, when one
+// is missing.
 package doctor
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -25,6 +31,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/ssmstate/ssmstate/locator"
+	"github.com/ssmstate/ssmstate/policy"
 	"github.com/ssmstate/ssmstate/store"
 	_ "github.com/ssmstate/ssmstate/store/ssmparam" // SSM locators
 	"github.com/ssmstate/ssmstate/storeerr"
@@ -47,8 +54,6 @@ type Check struct {
 	Status Status `json:"status"`
 	Detail string `json:"detail"`
 	Fix    string `json:"fix"`
-
-	denied bool // an access denial (for viaServiceOnly)
 }
 
 // Summary counts the checks by status; OK is true when none failed.
@@ -126,7 +131,9 @@ type runner struct {
 }
 
 // Run runs every check on the locator loc and returns the report. It never
-// changes the parameter, its parts or the key.
+// changes the parameter, the parts of its state or the key; it writes,
+// reads and deletes the probe part NAME.part-0-0, a name the store never
+// uses.
 func Run(ctx context.Context, loc string, opts Options) *Report {
 	if opts.Timeout <= 0 {
 		opts.Timeout = defaultTimeout
@@ -221,7 +228,6 @@ func (r *runner) run(ctx context.Context) {
 	r.checkState(ctx)
 	r.checkReplicas(ctx)
 	r.checkWrite(ctx)
-	r.checkKMSRights(ctx)
 }
 
 func (r *runner) loadConfig(ctx context.Context) error {
@@ -280,6 +286,7 @@ func (r *runner) checkKey(ctx context.Context) {
 		var se *storeerr.Error
 		if err != nil && meta == nil {
 			r.addErr(CheckKMSKey, Fail, storeerr.OpOpen, err)
+			r.fixInPolicy(err)
 			r.skipRest(keyChecks, "needs the KMS key")
 			return
 		} else if err != nil && errors.As(err, &se) && se.Kind == storeerr.KeyOtherRegion {
@@ -299,6 +306,7 @@ func (r *runner) checkKey(ctx context.Context) {
 				return
 			}
 			r.addErr(CheckKMSKey, Fail, storeerr.OpOpen, derr)
+			r.fixInPolicy(derr)
 			r.skipRest(keyChecks, "needs the KMS key")
 			return
 		}
@@ -363,9 +371,11 @@ func (r *runner) checkRotation(ctx context.Context, m *kmstypes.KeyMetadata) {
 	defer cancel()
 	out, err := r.kms.GetKeyRotationStatus(ctx, &kms.GetKeyRotationStatusInput{KeyId: m.Arn})
 	if err != nil {
-		// Rotation is a best practice, not a requirement: a missing right
-		// to read it is a warning.
-		r.addErr(CheckKMSKeyRotation, Warn, storeerr.OpOpen, err)
+		// Only doctor reads the rotation status, but the least-privilege
+		// policy grants it for that: without it doctor cannot vouch for
+		// the key's rotation, and the policy is not the generated one.
+		r.addErr(CheckKMSKeyRotation, Fail, storeerr.OpOpen, err)
+		r.fixInPolicy(err)
 		return
 	}
 	if mc := m.MultiRegionConfiguration; !out.KeyRotationEnabled && mc != nil && mc.MultiRegionKeyType == kmstypes.MultiRegionKeyTypeReplica && mc.PrimaryKey != nil {
@@ -400,6 +410,7 @@ func (r *runner) checkRead(ctx context.Context) {
 		r.add(CheckSSMRead, Pass, "ssm:GetParameter is allowed (the parameter does not exist yet, so kms:Decrypt is not proven here)", "")
 	case err != nil:
 		r.addErr(CheckSSMRead, Fail, storeerr.OpRead, err)
+		r.fixInPolicy(err)
 	default:
 		r.param = out.Parameter
 		// Until parameter-key says otherwise, the parameter is taken to be
@@ -516,17 +527,19 @@ func (r *runner) checkParameter(ctx context.Context) {
 	}
 	detail := strings.Join(parts, "; ")
 	if err != nil {
-		// DescribeParameters is not something the store needs: say what
-		// is missing and go on.
+		// The store sweeps parts left by killed writers with
+		// DescribeParameters; without it they pile up against the
+		// account's 10,000-parameter quota.
 		var e *storeerr.Error
 		s := r.subj
 		s.Op = storeerr.OpRead
+		why := "; without it the store cannot sweep parts left by interrupted writes, which pile up against the account's 10,000-parameter quota"
 		if errors.As(storeerr.Classify(err, s), &e) {
-			r.add(CheckParameter, Warn, strings.TrimPrefix(detail+"; ", "; ")+"tier, parts and key unknown: "+e.Cause,
-				"to let doctor show them: "+e.Fix)
+			r.add(CheckParameter, Fail, strings.TrimPrefix(detail+"; ", "; ")+"tier, parts and key unknown: "+e.Cause+why, e.Fix)
 		} else {
-			r.add(CheckParameter, Warn, strings.TrimPrefix(detail+"; ", "; ")+"tier, parts and key unknown: "+err.Error(), "")
+			r.add(CheckParameter, Fail, strings.TrimPrefix(detail+"; ", "; ")+"tier, parts and key unknown: "+err.Error()+why, "")
 		}
+		r.fixInPolicy(err)
 		r.add(CheckParameterKey, Skip, "needs ssm:DescribeParameters", "")
 		return
 	}
@@ -624,6 +637,7 @@ func (r *runner) checkState(ctx context.Context) {
 		switch {
 		case errors.As(err, &e):
 			r.add(CheckState, Fail, e.Cause, e.Fix)
+			r.fixInPolicy(err)
 		case errors.Is(err, store.ErrCorrupt):
 			r.add(CheckState, Fail, err.Error(), "restore a good version (`aws ssm get-parameter-history`), delete the parameter, or open the store with reset to start over")
 		default:
@@ -670,156 +684,182 @@ func (r *runner) writeProbe(ctx context.Context, check, name string) {
 		r.add(check, Pass, fmt.Sprintf("ssm:PutParameter on %s is allowed (proven by a put SSM refused with %s; nothing changed)", name, ae.ErrorCode()), "")
 	default:
 		r.addErr(check, Fail, storeerr.OpWrite, err)
+		r.fixInPolicy(err)
 	}
 }
 
 func (r *runner) checkWrite(ctx context.Context) {
 	r.writeProbe(ctx, CheckSSMWrite, r.loc.ParameterName)
 	part := r.loc.ParameterName + probePartSuffix
-	r.writeProbe(ctx, CheckSSMWriteParts, part)
+	if r.key == nil {
+		// No key to encrypt under yet (aws/ssm not created, or the
+		// locator's key not described): prove the put right without
+		// writing, and leave the KMS checks to a later run.
+		r.writeProbe(ctx, CheckSSMWriteParts, part)
+		r.deleteProbe(ctx, part, false)
+		r.skipRest([]string{CheckKMSEncrypt, CheckKMSGenerateData, CheckKMSDecrypt}, "needs the KMS key")
+		return
+	}
+	r.roundTrip(ctx, part)
+	// Report ssm-delete-parts, which runs last, with the other SSM checks.
+	cs := r.rep.Checks
+	if n := len(cs); n >= 4 && cs[n-1].Name == CheckSSMDeleteParts {
+		d := cs[n-1]
+		copy(cs[n-3:], cs[n-4:n-1])
+		cs[n-4] = d
+	}
+}
 
-	// Deleting a part name the store never uses: ParameterNotFound proves
-	// ssm:DeleteParameter. The store deletes superseded parts (and moves a
-	// String parameter); without the right it leaves garbage behind, so a
-	// denial is a warning.
-	cctx, cancel := r.bound(ctx)
+// roundTrip writes the probe part NAME.part-0-0 as a SecureString under the
+// locator's key (a name the store never uses: generation 0 is never
+// written), reads it back decrypted and deletes it. That is what the store
+// does with its parts, so it proves, through SSM and with the part's
+// encryption context, ssm:PutParameter, kms:Encrypt (and, with
+// tier=advanced, kms:GenerateDataKey: an Advanced SecureString is
+// envelope-encrypted), ssm:GetParameter with kms:Decrypt,
+// ssm:DeleteParameter and ssm:DeleteParameters — the rights of the
+// generated policy's StateParameters and UseStateKeyThroughSSM statements.
+// The state (the main parameter and the parts of its generation) is not
+// touched.
+func (r *runner) roundTrip(ctx context.Context, part string) {
+	ctx, cancel := r.bound(ctx)
 	defer cancel()
-	_, err := r.ssm.DeleteParameter(cctx, &ssm.DeleteParameterInput{Name: aws.String(part)})
-	if errors.As(err, new(*ssmtypes.ParameterNotFound)) {
-		// The batch form, which the store's cleanup uses, answers a
-		// missing name in InvalidParameters rather than with an error.
-		_, err = r.ssm.DeleteParameters(cctx, &ssm.DeleteParametersInput{Names: []string{part}})
-		if err == nil {
-			err = &ssmtypes.ParameterNotFound{}
+	put := func(tier ssmtypes.ParameterTier) error {
+		in := &ssm.PutParameterInput{
+			Name: aws.String(part), Value: aws.String(probeValue), Type: ssmtypes.ParameterTypeSecureString,
+			Overwrite: aws.Bool(true), Tier: tier,
 		}
+		if r.loc.KMSKey != "" {
+			in.KeyId = aws.String(r.loc.KMSKey)
+		}
+		_, err := r.ssm.PutParameter(ctx, in)
+		return err
+	}
+	readBack := func() error {
+		out, err := r.ssm.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(part), WithDecryption: aws.Bool(true)})
+		if err == nil && aws.ToString(out.Parameter.Value) != probeValue {
+			err = fmt.Errorf("SSM returned another value for %s than doctor wrote; another writer changed it meanwhile", part)
+		}
+		return err
+	}
+	written := false
+	err := put(ssmtypes.ParameterTierStandard)
+	var se *storeerr.Error
+	s := r.subj
+	s.Op = storeerr.OpWrite
+	switch {
+	case err == nil:
+		written = true
+		r.add(CheckSSMWriteParts, Pass, fmt.Sprintf("ssm:PutParameter on %s is allowed (doctor wrote this part name, which the store never uses, read it back and deleted it)", part), "")
+		r.add(CheckKMSEncrypt, Pass, fmt.Sprintf("kms:Encrypt through SSM works (SSM encrypted %s under %s with encryption context %s=%s)", part, r.keyRef(), encryptionContextName, r.loc.ParameterARN()+probePartSuffix), "")
+	case errors.As(storeerr.Classify(err, s), &se) && strings.HasPrefix(se.Action, "kms:"):
+		// SSM authorizes PutParameter before it asks KMS, as the caller.
+		r.add(CheckSSMWriteParts, Pass, fmt.Sprintf("ssm:PutParameter on %s is allowed (SSM went on to ask KMS to encrypt it)", part), "")
+		r.addErr(CheckKMSEncrypt, Fail, storeerr.OpWrite, err)
+		r.fixInPolicy(err)
+	default:
+		r.addErr(CheckSSMWriteParts, Fail, storeerr.OpWrite, err)
+		r.fixInPolicy(err)
+		r.add(CheckKMSEncrypt, Skip, "needs ssm:PutParameter on the parts: doctor proves kms:Encrypt through SSM by writing a probe part", "")
+	}
+
+	var decErr error
+	if written {
+		decErr = readBack()
 	}
 	switch {
-	case errors.As(err, new(*ssmtypes.ParameterNotFound)):
-		r.add(CheckSSMDeleteParts, Pass, "ssm:DeleteParameter and ssm:DeleteParameters on "+part+" are allowed (proven by deleting a part name the store never uses, which does not exist)", "")
-	case err == nil:
-		r.add(CheckSSMDeleteParts, Warn, "ssm:DeleteParameter is allowed; "+part+" existed (the store never writes it) and was deleted", "")
+	case !r.loc.Advanced:
+		r.add(CheckKMSGenerateData, Pass, "not used: without tier=advanced the store writes Standard parameters, which SSM encrypts with kms:Encrypt", "")
+	case !written:
+		r.add(CheckKMSGenerateData, Skip, "needs the probe part, which could not be written", "")
 	default:
-		r.addErr(CheckSSMDeleteParts, Warn, storeerr.OpDelete, err)
-		c := &r.rep.Checks[len(r.rep.Checks)-1]
-		c.Detail += "; without it superseded parts stay behind as garbage"
-	}
-}
-
-// checkKMSRights proves kms:Encrypt, kms:GenerateDataKey and kms:Decrypt on
-// the locator's key with the parameter's encryption context, by DryRun.
-func (r *runner) checkKMSRights(ctx context.Context) {
-	names := []string{CheckKMSEncrypt, CheckKMSGenerateData, CheckKMSDecrypt}
-	if r.loc.KMSKey == "" {
-		// aws/ssm's key policy allows use only through SSM (kms:ViaService),
-		// so direct calls prove nothing; ssm-read covers Decrypt.
-		r.skipRest(names, "the AWS managed key aws/ssm is usable only through SSM")
-		return
-	}
-	if r.key == nil {
-		r.skipRest(names, "needs the KMS key")
-		return
-	}
-	keyID := aws.ToString(r.key.Arn)
-	encCtx := map[string]string{encryptionContextName: r.loc.ParameterARN()}
-
-	cctx, cancel := r.bound(ctx)
-	defer cancel()
-	_, err := r.kms.Encrypt(cctx, &kms.EncryptInput{KeyId: aws.String(keyID), Plaintext: []byte(probeValue), EncryptionContext: encCtx, DryRun: aws.Bool(true)})
-	r.dryRunResult(CheckKMSEncrypt, "kms:Encrypt", Fail, storeerr.OpWrite, err)
-
-	_, err = r.kms.GenerateDataKey(cctx, &kms.GenerateDataKeyInput{KeyId: aws.String(keyID), KeySpec: kmstypes.DataKeySpecAes256, EncryptionContext: encCtx, DryRun: aws.Bool(true)})
-	st := Warn // only Advanced parameters need data keys
-	if r.loc.Advanced {
-		st = Fail
-	}
-	r.dryRunResult(CheckKMSGenerateData, "kms:GenerateDataKey", st, storeerr.OpWrite, err)
-	if st == Warn && r.rep.Checks[len(r.rep.Checks)-1].Status == Warn {
-		c := &r.rep.Checks[len(r.rep.Checks)-1]
-		c.Detail += " (needed only for Advanced parameters, tier=advanced)"
-		c.Fix = "only if you add tier=advanced to the locator: " + c.Fix
-	}
-
-	// Decrypt needs a ciphertext under the key for this context: a real
-	// Encrypt (it changes nothing in AWS) makes one.
-	// When that is denied, the parameter's own stored ciphertext (a
-	// Standard SecureString is one KMS ciphertext) serves.
-	var blob []byte
-	if enc, err := r.kms.Encrypt(cctx, &kms.EncryptInput{KeyId: aws.String(keyID), Plaintext: []byte(probeValue), EncryptionContext: encCtx}); err == nil {
-		blob = enc.CiphertextBlob
-	} else if out, err := r.ssm.GetParameter(cctx, &ssm.GetParameterInput{Name: aws.String(r.loc.ParameterName)}); err == nil && r.decryptViaSSM {
-		blob, _ = base64.StdEncoding.DecodeString(aws.ToString(out.Parameter.Value))
-	}
-	if len(blob) == 0 {
-		if r.decryptViaSSM {
-			r.add(CheckKMSDecrypt, Pass, "kms:Decrypt through SSM works (ssm-read); a direct check needs a ciphertext, and kms:Encrypt is denied", "")
+		// Standard → Advanced in place is allowed (never back).
+		if err := put(ssmtypes.ParameterTierAdvanced); err != nil {
+			r.addErr(CheckKMSGenerateData, Fail, storeerr.OpWrite, err)
+			r.fixInPolicy(err)
 		} else {
-			r.add(CheckKMSDecrypt, Skip, "needs a ciphertext, and kms:Encrypt failed", "")
-		}
-		r.viaServiceOnly()
-		return
-	}
-	_, err = r.kms.Decrypt(cctx, &kms.DecryptInput{KeyId: aws.String(keyID), CiphertextBlob: blob, EncryptionContext: encCtx, DryRun: aws.Bool(true)})
-	r.dryRunResult(CheckKMSDecrypt, "kms:Decrypt", Fail, storeerr.OpRead, err)
-	r.viaServiceOnly()
-}
-
-// viaServiceOnly softens direct-KMS denials when the policy evidently
-// allows the key only through SSM: SSM decrypted the parameter under the
-// locator's key (ssm-read), yet a direct kms:Decrypt is denied. Such a
-// policy (a kms:ViaService condition, as docs/iam-file.md recommends) denies
-// every direct call, so the DryRun checks cannot prove anything either way.
-func (r *runner) viaServiceOnly() {
-	if !r.decryptViaSSM {
-		return
-	}
-	var dec *Check
-	for i := range r.rep.Checks {
-		if c := &r.rep.Checks[i]; c.Name == CheckKMSDecrypt && c.Status == Fail {
-			dec = c
-		}
-	}
-	if dec == nil && !r.viaSSMEvident() {
-		return
-	}
-	for i := range r.rep.Checks {
-		c := &r.rep.Checks[i]
-		switch c.Name {
-		case CheckKMSEncrypt, CheckKMSGenerateData, CheckKMSDecrypt:
-			if c.Status == Fail && c.denied {
-				c.Status = Warn
-				c.Detail += "; SSM could decrypt the parameter with this key, so the key is probably usable only through SSM (kms:ViaService), which direct checks cannot prove"
-				c.Fix = "nothing, if the policies allow it through SSM (kms:ViaService = ssm." + r.loc.Region + ".amazonaws.com); otherwise " + c.Fix
+			r.add(CheckKMSGenerateData, Pass, fmt.Sprintf("kms:GenerateDataKey through SSM works (SSM envelope-encrypted %s as an Advanced parameter)", part), "")
+			if decErr == nil {
+				decErr = readBack()
 			}
 		}
 	}
-}
-
-func (r *runner) dryRunResult(check, action string, failStatus Status, op storeerr.Op, err error) {
-	var ae smithy.APIError
 	switch {
-	case errors.As(err, &ae) && ae.ErrorCode() == "DryRunOperationException":
-		r.add(check, Pass, fmt.Sprintf("%s is allowed with encryption context %s=%s (DryRun)", action, encryptionContextName, r.loc.ParameterARN()), "")
-	case err == nil:
-		r.add(check, Pass, action+" is allowed (the endpoint ignored DryRun)", "")
+	case !written && r.decryptViaSSM:
+		r.add(CheckKMSDecrypt, Pass, "kms:Decrypt through SSM works (ssm-read decrypted the parameter)", "")
+	case !written:
+		r.add(CheckKMSDecrypt, Skip, "needs the probe part, which could not be written", "")
+	case decErr != nil:
+		r.addErr(CheckKMSDecrypt, Fail, storeerr.OpRead, decErr)
+		r.fixInPolicy(decErr)
 	default:
-		r.addErr(check, failStatus, op, err)
-		if errors.As(err, &ae) && strings.HasPrefix(ae.ErrorCode(), "AccessDenied") {
-			c := &r.rep.Checks[len(r.rep.Checks)-1]
-			c.denied = true
-			c.Fix += "; if the policy allows " + action + " only through SSM (a kms:ViaService condition), this direct check cannot prove it, and ssm-read/state show whether SSM can use the key"
-		}
+		r.add(CheckKMSDecrypt, Pass, fmt.Sprintf("kms:Decrypt through SSM works (SSM decrypted %s for doctor)", part), "")
 	}
+	r.deleteProbe(ctx, part, written)
 }
 
-// viaSSMEvident: kms:Decrypt was shown to work through SSM while the direct
-// checks could not run.
-func (r *runner) viaSSMEvident() bool {
-	for _, c := range r.rep.Checks {
-		if c.Name == CheckKMSDecrypt && c.Status == Pass && strings.Contains(c.Detail, "through SSM") {
-			return true
+// deleteProbe proves ssm:DeleteParameter and ssm:DeleteParameters on the
+// probe part: a real delete when doctor wrote it, else a delete of the
+// absent name (ParameterNotFound proves the right). The batch form, which
+// the store's cleanup uses, answers a missing name in InvalidParameters
+// rather than with an error. Without these rights the store cannot remove
+// superseded parts: they pile up against the account's 10,000-parameter
+// quota, and a String parameter cannot be moved to SecureString.
+func (r *runner) deleteProbe(ctx context.Context, part string, written bool) {
+	ctx, cancel := r.bound(ctx)
+	defer cancel()
+	_, err := r.ssm.DeleteParameter(ctx, &ssm.DeleteParameterInput{Name: aws.String(part)})
+	if err == nil || errors.As(err, new(*ssmtypes.ParameterNotFound)) {
+		_, err = r.ssm.DeleteParameters(ctx, &ssm.DeleteParametersInput{Names: []string{part}})
+	}
+	if err != nil {
+		r.addErr(CheckSSMDeleteParts, Fail, storeerr.OpDelete, err)
+		r.fixInPolicy(err)
+		c := &r.rep.Checks[len(r.rep.Checks)-1]
+		c.Detail += "; without it the store cannot remove superseded parts, which pile up against the account's 10,000-parameter quota, nor move a String parameter to SecureString"
+		if written {
+			c.Fix += fmt.Sprintf("; then delete doctor's probe: `aws ssm delete-parameter --name %s --region %s`", part, r.loc.Region)
+		}
+		return
+	}
+	how := "proven by deleting a part name the store never uses, which does not exist"
+	if written {
+		how = "proven by deleting doctor's probe part"
+	}
+	r.add(CheckSSMDeleteParts, Pass, "ssm:DeleteParameter and ssm:DeleteParameters on "+part+" are allowed ("+how+")", "")
+}
+
+// policySid is the statement of the generated policy (`ssmstate policy`)
+// that grants each action the store and doctor use.
+var policySid = map[string]string{
+	"ssm:GetParameter": policy.SidState, "ssm:GetParameters": policy.SidState, "ssm:PutParameter": policy.SidState,
+	"ssm:DeleteParameter": policy.SidState, "ssm:DeleteParameters": policy.SidState,
+	"ssm:DescribeParameters": policy.SidListParts,
+	"kms:DescribeKey":        policy.SidDescribeKey, "kms:GetKeyRotationStatus": policy.SidDescribeKey,
+	"kms:Encrypt": policy.SidUseKeyViaSSM, "kms:Decrypt": policy.SidUseKeyViaSSM, "kms:GenerateDataKey": policy.SidUseKeyViaSSM,
+}
+
+// fixInPolicy appends to the last check's fix the generated policy's
+// statement that grants the action err was denied.
+func (r *runner) fixInPolicy(err error) {
+	var ae smithy.APIError
+	var se *storeerr.Error
+	switch {
+	case errors.As(err, &se) && se.Kind == storeerr.AccessDenied:
+	case errors.As(err, &ae) && strings.HasPrefix(ae.ErrorCode(), "AccessDenied"):
+	default:
+		return
+	}
+	c := &r.rep.Checks[len(r.rep.Checks)-1]
+	for _, a := range slices.Sorted(maps.Keys(policySid)) {
+		if regexp.MustCompile(`\b` + regexp.QuoteMeta(a) + `\b`).MatchString(err.Error()) {
+			c.Fix = strings.TrimPrefix(c.Fix+"; ", "; ") + fmt.Sprintf("%s is in statement %s of the least-privilege policy `ssmstate policy LOCATOR` prints", a, policySid[a])
+			if !strings.Contains(c.Detail+c.Fix, a) {
+				c.Detail += " (" + a + ")"
+			}
+			return
 		}
 	}
-	return false
 }
 
 func plural(n int, what string) string {
@@ -849,7 +889,7 @@ func (rep *Report) WriteText(w io.Writer) error {
 	s := rep.Summary
 	verdict := "OK: nothing failed"
 	if !s.OK {
-		verdict = "FAILED: the store will not work until the FAIL lines are fixed"
+		verdict = "FAILED: fix the FAIL lines (the store will not work, or lacks a right it uses)"
 	}
 	fmt.Fprintf(&b, "%d checks: %d pass, %d warn, %d fail, %d skipped. %s\n", len(rep.Checks), s.Pass, s.Warn, s.Fail, s.Skip, verdict)
 	_, err := io.WriteString(w, b.String())

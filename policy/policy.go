@@ -22,10 +22,13 @@ import (
 
 // Statement ids, stable: tests and users refer to them.
 const (
-	SidState         = "StateParameters"
-	SidListParts     = "ListStateParts"
-	SidDescribeKey   = "DescribeStateKey"
-	SidUseKeyViaSSM  = "UseStateKeyThroughSSM"
+	SidState        = "StateParameters"
+	SidListParts    = "ListStateParts"
+	SidDescribeKey  = "DescribeStateKey"
+	SidUseKeyViaSSM = "UseStateKeyThroughSSM"
+	// SidDoctorProbes and SidKeyDoctor named the statements for doctor's
+	// direct KMS DryRun probes; doctor now proves its KMS rights through
+	// SSM, and Generate no longer writes them.
 	SidDoctorProbes  = "DoctorKMSProbes"
 	SidKeyUseViaSSM  = "AllowNodeUseThroughSSM"
 	SidKeyDescribe   = "AllowNodeDescribeKey"
@@ -59,8 +62,8 @@ type Options struct {
 	// RoleARN is the node's principal, named in the key-policy statements.
 	// Empty gives a placeholder role in the locator's account.
 	RoleARN string
-	// NoDoctor leaves out what only `ssmstate doctor` uses (its direct KMS
-	// DryRun probes and kms:GetKeyRotationStatus).
+	// NoDoctor leaves out what only `ssmstate doctor` uses:
+	// kms:GetKeyRotationStatus (doctor then FAILs kms-key-rotation).
 	NoDoctor bool
 }
 
@@ -205,11 +208,6 @@ func Generate(loc locator.Locator, o Options) (*Policy, error) {
 	if !o.NoDoctor {
 		describe = append(describe, "kms:GetKeyRotationStatus")
 	}
-	// doctor's DryRun probes call KMS directly (not through SSM) with the
-	// main parameter's encryption context; GenerateDataKey is probed for
-	// every tier.
-	doctorCond := map[string]map[string][]string{"StringEquals": {encryptionCtxKey: {loc.ParameterARN()}}}
-	doctorActs := []string{"kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"}
 	withAlias := func(c map[string]map[string][]string) map[string]map[string][]string {
 		if aliasCond == nil {
 			return c
@@ -224,9 +222,6 @@ func Generate(loc locator.Locator, o Options) (*Policy, error) {
 		Statement{Sid: SidDescribeKey, Effect: "Allow", Action: describe, Resource: keyRes, Condition: withAlias(nil)},
 		Statement{Sid: SidUseKeyViaSSM, Effect: "Allow", Action: crypto, Resource: keyRes, Condition: withAlias(viaSSM)},
 	)
-	if !o.NoDoctor {
-		id.Statement = append(id.Statement, Statement{Sid: SidDoctorProbes, Effect: "Allow", Action: doctorActs, Resource: keyRes, Condition: withAlias(doctorCond)})
-	}
 
 	role := o.RoleARN
 	if role == "" {
@@ -239,9 +234,6 @@ func Generate(loc locator.Locator, o Options) (*Policy, error) {
 		Statement{Sid: SidKeyDescribe, Effect: "Allow", Principal: principal, Action: describe, Resource: []string{"*"}},
 		Statement{Sid: SidKeyUseViaSSM, Effect: "Allow", Principal: principal, Action: crypto, Resource: []string{"*"}, Condition: viaSSM},
 	)
-	if !o.NoDoctor {
-		p.KeyPolicy = append(p.KeyPolicy, Statement{Sid: SidKeyDoctor, Effect: "Allow", Principal: principal, Action: doctorActs, Resource: []string{"*"}, Condition: doctorCond})
-	}
 	p.Notes = append(p.Notes, "the key-policy statements are needed only when the key policy does not delegate to IAM (no statement allowing arn:"+loc.Partition+":iam::"+loc.Account+":root kms:*); a key with KMS's default key policy needs none of them")
 	return p, nil
 }

@@ -456,37 +456,26 @@ func TestNodesSharingAKey(t *testing.T) {
 	_, err = k.Decrypt(w.ctx, &kms.DecryptInput{CiphertextBlob: blob, KeyId: aws.String(w.keyARN),
 		EncryptionContext: map[string]string{"PARAMETER_ARN": "arn:aws:ssm:" + region + ":" + account + ":parameter/ts/nodeB"}})
 	wantDenied(t, err, nodeAWide.ARN, "kms:Decrypt", w.keyARN)
-	// With its own parameter's context (which its policy allows for
-	// doctor's probes) the ciphertext does not decrypt: it is bound to B's.
+	// Even with its own parameter's context A cannot call KMS directly:
+	// the generated policy allows the key only through SSM.
 	_, err = k.Decrypt(w.ctx, &kms.DecryptInput{CiphertextBlob: blob, KeyId: aws.String(w.keyARN),
 		EncryptionContext: map[string]string{"PARAMETER_ARN": w.polA.ParameterARN}})
-	var ae smithy.APIError
-	if !errors.As(err, &ae) || ae.ErrorCode() != "InvalidCiphertextException" {
-		t.Fatalf("decrypting B's ciphertext with A's context: want InvalidCiphertextException, got %v", err)
-	}
+	wantDenied(t, err, nodeAWide.ARN, "kms:Decrypt", w.keyARN)
 }
 
 // variant is the generated policy with one statement or one action removed.
 type variant struct {
 	name    string
 	removed []string // the actions no longer allowed where they were
+	sid     string   // the statement they were in
 	doc     policy.Document
-	// noDoctor is doc without the DoctorKMSProbes statement too: a call the
-	// store makes through SSM may also match that statement's conditions
-	// (the main parameter's own encryption context), which then hides the
-	// removal; without it, the store alone must show the action is needed.
-	noDoctor policy.Document
-}
-
-func withoutSid(d policy.Document, sid string) policy.Document {
-	return policy.Document{Version: d.Version, Statement: slices.DeleteFunc(slices.Clone(d.Statement), func(s policy.Statement) bool { return s.Sid == sid })}
 }
 
 func variants(d policy.Document) []variant {
 	var vs []variant
 	for i, s := range d.Statement {
 		without := policy.Document{Version: d.Version, Statement: slices.Delete(slices.Clone(d.Statement), i, i+1)}
-		vs = append(vs, variant{name: "without statement " + s.Sid, removed: s.Action, doc: without, noDoctor: withoutSid(without, policy.SidDoctorProbes)})
+		vs = append(vs, variant{name: "without statement " + s.Sid, removed: s.Action, sid: s.Sid, doc: without})
 		if len(s.Action) < 2 {
 			continue
 		}
@@ -495,16 +484,18 @@ func variants(d policy.Document) []variant {
 			st := doc.Statement[i]
 			st.Action = slices.Delete(slices.Clone(s.Action), j, j+1)
 			doc.Statement[i] = st
-			vs = append(vs, variant{name: "without " + a + " in " + s.Sid, removed: []string{a}, doc: doc, noDoctor: withoutSid(doc, policy.SidDoctorProbes)})
+			vs = append(vs, variant{name: "without " + a + " in " + s.Sid, removed: []string{a}, sid: s.Sid, doc: doc})
 		}
 	}
 	return vs
 }
 
 // (d) Every statement and every action of the generated policy is needed:
-// without any one of them doctor stops printing only PASS and names what is
-// missing, or a store operation (open, multi-part write, reopen and read)
-// fails naming it. So the policy holds nothing the node does not use.
+// without any one of them doctor FAILs, and a FAIL line names the missing
+// action and the statement of the generated policy that grants it. The
+// store's own operations (open, multi-part write, reopen and read) are the
+// second oracle: when they fail, the error names the missing action. So
+// the policy holds nothing the node (the store and doctor) does not use.
 func TestEveryStatementAndActionIsNeeded(t *testing.T) {
 	t.Run("standard", func(t *testing.T) { everyStatementNeeded(t, locA) })
 	// tier=advanced adds kms:GenerateDataKey through SSM.
@@ -522,8 +513,7 @@ func everyStatementNeeded(t *testing.T, loc string) {
 		vs = variants(gen.Identity)
 		var ps []emulator.IAMPrincipal
 		for i := range vs {
-			ps = append(ps, principal(fmt.Sprintf("variant%02d", i), docJSON(t, vs[i].doc)),
-				principal(fmt.Sprintf("variant%02d-nodoctor", i), docJSON(t, vs[i].noDoctor)))
+			ps = append(ps, principal(fmt.Sprintf("variant%02d", i), docJSON(t, vs[i].doc)))
 		}
 		return ps
 	})
@@ -544,37 +534,23 @@ func everyStatementNeeded(t *testing.T, loc string) {
 			rep := doctor.Run(w.ctx, loc, doctor.Options{AWSConfig: &cfg})
 			var doctorSays []string
 			for _, c := range rep.Checks {
-				if c.Status == doctor.Pass {
+				if c.Status != doctor.Fail {
 					continue
 				}
 				for _, a := range v.removed {
-					if strings.Contains(c.Detail+" "+c.Fix, a) {
-						doctorSays = append(doctorSays, fmt.Sprintf("%s %s names %s", c.Status, c.Name, a))
+					if strings.Contains(c.Detail+" "+c.Fix, a) && strings.Contains(c.Fix, v.sid) {
+						doctorSays = append(doctorSays, fmt.Sprintf("%s %s names %s and %s", c.Status, c.Name, a, v.sid))
 					}
 				}
 			}
+			if rep.Summary.OK || len(doctorSays) == 0 {
+				t.Errorf("removing %v from %s: doctor does not FAIL naming the action and the statement:\n%s", v.removed, v.sid, reportText(rep))
+			}
 			storeErr := w.storeOps(p, loc)
-			names := func(err error) bool {
-				return err != nil && slices.ContainsFunc(v.removed, func(a string) bool { return strings.Contains(err.Error(), a) })
-			}
-			storeSays := names(storeErr)
-			var masked error
-			if len(doctorSays) == 0 && !storeSays {
-				masked = w.storeOps(w.principal["arn:aws:iam::"+account+":role/"+fmt.Sprintf("variant%02d-nodoctor", i)], loc)
-			}
-			switch {
-			case len(doctorSays) > 0:
-				t.Logf("doctor: %s; summary %+v; store: %v", strings.Join(doctorSays, "; "), rep.Summary, storeErr)
-			case storeSays:
-				t.Logf("doctor did not notice (%+v); the store failed naming it: %v", rep.Summary, storeErr)
-			case names(masked):
-				t.Logf("covered for the main parameter by %s too; without that statement the store fails naming it: %v", policy.SidDoctorProbes, masked)
-			default:
-				t.Errorf("removing %v broke nothing that names it: doctor\n%s\nstore: %v", v.removed, reportText(rep), storeErr)
-			}
-			if storeErr != nil && !storeSays {
+			if storeErr != nil && !slices.ContainsFunc(v.removed, func(a string) bool { return strings.Contains(storeErr.Error(), a) }) {
 				t.Errorf("the store failed without naming %v: %v", v.removed, storeErr)
 			}
+			t.Logf("doctor: %s; summary %+v; store: %v", strings.Join(doctorSays, "; "), rep.Summary, storeErr)
 		})
 	}
 }
@@ -762,9 +738,9 @@ func TestGeneratedPolicyAdvancedTier(t *testing.T) {
 	}
 }
 
-// With --no-doctor (policy.Options.NoDoctor) the store works unchanged, and
-// doctor, lacking its direct KMS probes and kms:GetKeyRotationStatus, warns
-// about exactly those and fails nothing.
+// With --no-doctor (policy.Options.NoDoctor) the store works unchanged; the
+// policy lacks only kms:GetKeyRotationStatus, and doctor, run anyway, FAILs
+// exactly kms-key-rotation, naming it and its statement.
 func TestGeneratedPolicyWithoutDoctor(t *testing.T) {
 	var node emulator.IAMPrincipal
 	w := newWorld(t, func(w *world) []emulator.IAMPrincipal {
@@ -785,18 +761,18 @@ func TestGeneratedPolicyWithoutDoctor(t *testing.T) {
 	}
 	cfg := w.cfg(node)
 	rep := doctor.Run(w.ctx, locA, doctor.Options{AWSConfig: &cfg})
-	var warned []string
+	var notPass []string
 	for _, c := range rep.Checks {
-		switch c.Status {
-		case doctor.Pass:
-		case doctor.Warn:
-			warned = append(warned, c.Name)
-		default:
-			t.Errorf("%s %s: %s", c.Status, c.Name, c.Detail)
+		if c.Status != doctor.Pass {
+			notPass = append(notPass, string(c.Status)+" "+c.Name)
+		}
+		if c.Name == doctor.CheckKMSKeyRotation && !strings.Contains(c.Fix, "kms:GetKeyRotationStatus") || !strings.Contains(c.Fix, policy.SidDescribeKey) {
+			if c.Name == doctor.CheckKMSKeyRotation {
+				t.Errorf("kms-key-rotation's fix does not name kms:GetKeyRotationStatus and %s: %s", policy.SidDescribeKey, c.Fix)
+			}
 		}
 	}
-	want := []string{doctor.CheckKMSKeyRotation, doctor.CheckKMSEncrypt, doctor.CheckKMSGenerateData, doctor.CheckKMSDecrypt}
-	if !slices.Equal(warned, want) {
-		t.Errorf("doctor warned about %v, want %v:\n%s", warned, want, reportText(rep))
+	if want := []string{"FAIL " + doctor.CheckKMSKeyRotation}; !slices.Equal(notPass, want) {
+		t.Errorf("doctor reported %v, want %v:\n%s", notPass, want, reportText(rep))
 	}
 }

@@ -25,13 +25,12 @@ func newPolicyCmd() *cobra.Command {
   ListStateParts         ssm:DescribeParameters on * (no resource-level
                          permissions exist for it): part cleanup and doctor
   DescribeStateKey       kms:DescribeKey (the check at Open) and
-                         kms:GetKeyRotationStatus (doctor) on the key
+                         kms:GetKeyRotationStatus (doctor; leave out with
+                         --no-doctor) on the key
   UseStateKeyThroughSSM  kms:Decrypt, kms:Encrypt (and kms:GenerateDataKey
                          with tier=advanced) on the key, only through SSM
                          (kms:ViaService) and only for this parameter's
                          encryption context (kms:EncryptionContext:PARAMETER_ARN)
-  DoctorKMSProbes        doctor's direct DryRun probes, for this parameter's
-                         encryption context only (leave out with --no-doctor)
 
 followed by the statements the key's owner adds to the key policy for the
 role given by --role-arn (needed when the key policy does not delegate to
