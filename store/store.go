@@ -24,6 +24,7 @@ import (
 	"maps"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/ssmstate/ssmstate/locator"
 )
@@ -89,6 +90,8 @@ type Store struct {
 	savedGen uint64            // the gen whose state is durable
 	waiters  []waiter          // writers waiting for their gen to be durable
 	closed   bool
+	// lastBatch is how many writers the last commit answered; see linger.
+	lastBatch int
 }
 
 type waiter struct {
@@ -299,7 +302,43 @@ func (s *Store) committer() {
 		case <-s.stop:
 			return
 		case <-s.kick:
+			s.linger()
 			s.commit()
+		}
+	}
+}
+
+// maxLinger bounds how long linger holds a commit back.
+const maxLinger = 2 * time.Millisecond
+
+// linger holds the next commit back, for at most maxLinger, until as many
+// writers wait as the last commit answered. A commit wakes all the writers
+// it carried at once; without this the first of them to write again starts
+// the next commit alone and the rest queue behind it, so a steady group of
+// concurrent writers would need two commits where one does. A lone writer
+// (last batch of one) never waits.
+func (s *Store) linger() {
+	s.mu.Lock()
+	want, n := s.lastBatch, len(s.waiters)
+	s.mu.Unlock()
+	if want <= 1 || n >= want {
+		return
+	}
+	timer := time.NewTimer(maxLinger)
+	defer timer.Stop()
+	for {
+		select {
+		case <-timer.C:
+			return
+		case <-s.stop:
+			return
+		case <-s.kick: // another write arrived
+		}
+		s.mu.Lock()
+		n = len(s.waiters)
+		s.mu.Unlock()
+		if n >= want {
+			return
 		}
 	}
 }
@@ -342,10 +381,12 @@ func (s *Store) commit() error {
 // answer sends err to every waiter whose write is in the state of gen.
 // s.mu must be held.
 func (s *Store) answer(gen uint64, err error) {
+	s.lastBatch = 0
 	kept := s.waiters[:0]
 	for _, w := range s.waiters {
 		if w.gen <= gen {
 			w.ch <- err
+			s.lastBatch++
 		} else {
 			kept = append(kept, w)
 		}
