@@ -36,15 +36,10 @@ func MaxStateSize(n int) Option { return func(s *suite) { s.maxSize = n } }
 // goroutines makes (default 20). Slow backends may lower it.
 func WritesPerGoroutine(n int) Option { return func(s *suite) { s.writesPer = n } }
 
-// NoConflictDetection skips the test that a second writer is reported with
-// store.ErrConflict, for a backend that cannot detect one.
-func NoConflictDetection() Option { return func(s *suite) { s.noConflict = true } }
-
 type suite struct {
-	open       OpenFunc
-	maxSize    int
-	writesPer  int
-	noConflict bool
+	open      OpenFunc
+	maxSize   int
+	writesPer int
 }
 
 // Run runs the suite as subtests of t.
@@ -372,9 +367,6 @@ func (s *suite) testLargeStates(t *testing.T) {
 }
 
 func (s *suite) testConflict(t *testing.T) {
-	if s.noConflict {
-		t.Skip("backend declared NoConflictDetection")
-	}
 	loc, opts := s.open(t)
 	a := openStore(t, loc, opts)
 	b := openStore(t, loc, opts)
