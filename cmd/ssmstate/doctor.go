@@ -23,8 +23,8 @@ func newDoctorCmd() *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "doctor LOCATOR",
-		Short: "Check that a locator will work: credentials, KMS key, rights, parameter and state, changing nothing",
-		Long: `Check everything the store needs for LOCATOR, without changing anything, and
+		Short: "Check that a locator will work: credentials, KMS key, rights, parameter and state, leaving the state untouched",
+		Long: `Check everything the store needs for LOCATOR, leaving the state untouched, and
 print one line per check — PASS, WARN or FAIL with the reason — followed by the
 fix for every WARN and FAIL, and a summary:
 
@@ -41,13 +41,15 @@ fix for every WARN and FAIL, and a summary:
   parameter-key          which key encrypts it now, and whether that is the
                          locator's key
   state                  the state decodes (the store's own Open)
-  ssm-write, ssm-write-parts, ssm-delete-parts
-                         ssm:PutParameter and ssm:DeleteParameter, proven by
-                         calls SSM refuses before they change anything
-  kms-encrypt, kms-generate-data-key, kms-decrypt
-                         KMS DryRun with the PARAMETER_ARN encryption context
+  ssm-write              ssm:PutParameter on the parameter, proven by a put
+                         SSM refuses before it changes anything
+  ssm-write-parts, ssm-delete-parts, kms-encrypt, kms-generate-data-key,
+  kms-decrypt            a round trip through SSM on the probe part
+                         NAME.part-0-0 (a name the store never writes):
+                         put as SecureString under the key, read back
+                         decrypted, deleted
 
-docs/doctor.md describes each check, how the probes avoid changing anything,
+docs/doctor.md describes each check, how the probes leave the state unchanged,
 and the --json format.
 
 Exit status: 0 when nothing failed (warnings allowed), 1 when a check failed,
