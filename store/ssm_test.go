@@ -6,9 +6,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"net"
 	"os"
-	"os/exec"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -19,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/aws-sdk-go-v2/service/ssm/types"
+	"github.com/ssmstate/ssmstate/internal/mototest"
 	"github.com/ssmstate/ssmstate/emulator"
 	"github.com/ssmstate/ssmstate/store"
 	"github.com/ssmstate/ssmstate/store/ssmparam"
@@ -509,44 +508,6 @@ func assertSecureUnder(t testing.TB, e *ssmEnv, name, key string) {
 	t.Fatalf("%s not found", name)
 }
 
-// startMoto starts moto_server on a free port and returns its URL.
-func startMoto(t testing.TB) string {
-	t.Helper()
-	path, err := exec.LookPath("moto_server")
-	if err != nil {
-		home, _ := os.UserHomeDir()
-		path = home + "/.pyenv/shims/moto_server"
-		if _, err := os.Stat(path); err != nil {
-			t.Fatalf("moto_server not found on PATH or in ~/.pyenv/shims: install moto[server] (pip install 'moto[server]')")
-		}
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	cmd := exec.Command(path, "-p", fmt.Sprint(port))
-	cmd.Stdout, cmd.Stderr = nil, nil
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start moto_server: %v", err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	url := fmt.Sprintf("http://127.0.0.1:%d", port)
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second)
-		if err == nil {
-			c.Close()
-			return url
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("moto_server did not listen on %d within 60s", port)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
 func motoConfig(url string) aws.Config {
 	return aws.Config{
 		Region:       testRegion,
@@ -557,7 +518,7 @@ func motoConfig(url string) aws.Config {
 
 // TestSSMOnMoto is a second opinion on plain SSM behaviour (no KMS).
 func TestSSMOnMoto(t *testing.T) {
-	url := startMoto(t)
+	url := mototest.Start(t)
 	cfg := motoConfig(url)
 	ctx := context.Background()
 	for _, size := range []int{100, 200 << 10} {
@@ -593,7 +554,7 @@ func TestSuiteSSMEndpoint(t *testing.T) {
 // TestSuiteSSMMoto runs the behavioural suite against moto_server, without
 // a KMS key (moto does not check keys).
 func TestSuiteSSMMoto(t *testing.T) {
-	cfg := motoConfig(startMoto(t))
+	cfg := motoConfig(mototest.Start(t))
 	var n atomic.Int64
 	storetest.Run(t, func(t *testing.T) (string, []store.Option) {
 		return fmt.Sprintf("arn:aws:ssm:%s:123456789012:parameter/ts/suite/n%d", testRegion, n.Add(1)), []store.Option{store.WithAWSConfig(cfg)}
