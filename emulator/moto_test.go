@@ -19,8 +19,8 @@ import (
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 	"github.com/aws/smithy-go"
 
-	"github.com/ssmstate/ssmstate/internal/mototest"
 	"github.com/ssmstate/ssmstate/emulator"
+	"github.com/ssmstate/ssmstate/internal/mototest"
 )
 
 func clientFor(url string) *ssm.Client {
