@@ -192,13 +192,7 @@ func (s *Service) encryptLocked(c *call, action, op, keyRef string, plaintext []
 		return nil, err
 	}
 	c.keyARN = k.ARN
-	if err := s.authorize(c, action, k, encCtx); err != nil {
-		return nil, err
-	}
-	if err := usable(k); err != nil {
-		return nil, err
-	}
-	if err := checkEncryptionUse(k, op, alg); err != nil {
+	if err := s.admit(c, action, op, alg, k, encCtx); err != nil {
 		return nil, err
 	}
 	if alg == "" {
@@ -261,13 +255,7 @@ func (s *Service) decryptLocked(c *call, action, op, keyRef string, blob []byte,
 	}
 	if k != nil && !k.symmetric() {
 		// Asymmetric ciphertext is plain RSAES-OAEP; the request names the key.
-		if err := s.authorize(c, action, k, encCtx); err != nil {
-			return nil, err
-		}
-		if err := usable(k); err != nil {
-			return nil, err
-		}
-		if err := checkEncryptionUse(k, op, alg); err != nil {
+		if err := s.admit(c, action, op, alg, k, encCtx); err != nil {
 			return nil, err
 		}
 		if dryRun {
@@ -301,13 +289,7 @@ func (s *Service) decryptLocked(c *call, action, op, keyRef string, blob []byte,
 		}
 		c.keyARN = k.ARN
 	}
-	if err := s.authorize(c, action, k, encCtx); err != nil {
-		return nil, err
-	}
-	if err := usable(k); err != nil {
-		return nil, err
-	}
-	if err := checkEncryptionUse(k, op, alg); err != nil {
+	if err := s.admit(c, action, op, alg, k, encCtx); err != nil {
 		return nil, err
 	}
 	if dryRun {
@@ -432,4 +414,17 @@ func withTime(r *awsapi.Request) *awsapi.Request {
 	c := *r
 	c.Time = time.Now().UTC()
 	return &c
+}
+
+// admit is the gate of every cryptographic call, in the order KMS applies
+// it: the caller may perform action on k with encCtx, k is usable (enabled,
+// not pending deletion), and k's spec and usage allow op with alg.
+func (s *Service) admit(c *call, action, op, alg string, k *key, encCtx map[string]string) error {
+	if err := s.authorize(c, action, k, encCtx); err != nil {
+		return err
+	}
+	if err := usable(k); err != nil {
+		return err
+	}
+	return checkEncryptionUse(k, op, alg)
 }
