@@ -14,7 +14,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
 	"github.com/ssmstate/ssmstate/storeerr"
@@ -72,7 +71,7 @@ func NewClient(cfg aws.Config) *ssm.Client {
 func NewFromConfig(ctx context.Context, cfg aws.Config, c Config) (*Backend, error) {
 	c.Client = NewClient(cfg)
 	if c.Keys == nil && c.KMSKey != "" {
-		c.Keys = kms.NewFromConfig(cfg, func(o *kms.Options) { o.Retryer = Retryer() })
+		c.Keys = newKeyClient(cfg)
 	}
 	return New(ctx, c)
 }

@@ -37,7 +37,7 @@ func (b *Backend) explain(op storeerr.Op, err error) error {
 // (exists, Enabled, symmetric, ENCRYPT_DECRYPT, the parameter's Region)
 // before anything else, so a misconfigured node fails at boot. It uses the
 // SSM calls' retry policy, bounded by timeout when ctx has no deadline.
-func checkKey(ctx context.Context, cfg aws.Config, loc locator.Locator, timeout time.Duration) error {
+func checkKey(ctx context.Context, keys storeerr.KeyDescriber, loc locator.Locator, timeout time.Duration) error {
 	if loc.KMSKey == "" {
 		return nil
 	}
@@ -49,12 +49,18 @@ func checkKey(ctx context.Context, cfg aws.Config, loc locator.Locator, timeout 
 		ctx, cancel = context.WithTimeout(ctx, timeout)
 		defer cancel()
 	}
-	client := kms.NewFromConfig(cfg, func(o *kms.Options) {
-		o.Retryer = Retryer()
-		o.APIOptions = append(o.APIOptions, storeerr.KeepLastAttemptError)
-	})
-	_, err := storeerr.CheckKey(ctx, client, storeerr.Subject{
+	_, err := storeerr.CheckKey(ctx, keys, storeerr.Subject{
 		Op: storeerr.OpOpen, Parameter: loc.ParameterARN(), Region: loc.Region, Key: loc.KMSKey,
 	})
 	return err
+}
+
+// newKeyClient is the KMS client of the key check at Open and of the
+// deletion date in errors: the SSM calls' retry policy, keeping the last
+// attempt's error when retries end at the deadline.
+func newKeyClient(cfg aws.Config) *kms.Client {
+	return kms.NewFromConfig(cfg, func(o *kms.Options) {
+		o.Retryer = Retryer()
+		o.APIOptions = append(o.APIOptions, storeerr.KeepLastAttemptError)
+	})
 }

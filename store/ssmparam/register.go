@@ -8,6 +8,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/ssmstate/ssmstate/locator"
 	"github.com/ssmstate/ssmstate/store"
+	"github.com/ssmstate/ssmstate/storeerr"
 )
 
 // Importing this package makes store.Open handle SSM parameter ARNs.
@@ -35,10 +36,15 @@ func Open(ctx context.Context, loc locator.Locator, cfg store.Config) (store.Bac
 	if cfg.Endpoint != "" {
 		awsCfg.BaseEndpoint = aws.String(cfg.Endpoint)
 	}
-	if err := checkKey(ctx, awsCfg, loc, cfg.Timeout); err != nil {
+	var keys storeerr.KeyDescriber
+	if loc.KMSKey != "" {
+		keys = newKeyClient(awsCfg)
+	}
+	if err := checkKey(ctx, keys, loc, cfg.Timeout); err != nil {
 		return nil, err
 	}
 	return NewFromConfig(ctx, awsCfg, Config{
+		Keys:          keys,
 		ParameterName: loc.ParameterName,
 		ParameterARN:  loc.ParameterARN(),
 		KMSKey:        loc.KMSKey,
