@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -144,5 +145,72 @@ func TestRetriedPutIsNotAConflict(t *testing.T) {
 	out, err := ssm.NewFromConfig(srv.AWSConfig("us-east-1")).GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(name), WithDecryption: aws.Bool(true)})
 	if err != nil || !bytes.Contains([]byte(aws.ToString(out.Parameter.Value)), []byte(`"k"`)) || out.Parameter.Version != 4 {
 		t.Fatalf("parameter after the saves: %v, %v", out, err)
+	}
+}
+
+// raceClient runs hook once, just before the first GetParameters call that
+// fetches parts: another writer commits in between a reader's fetch of the
+// manifest and its fetch of the parts.
+type raceClient struct {
+	Client
+	hook func()
+	once sync.Once
+}
+
+func (c *raceClient) GetParameters(ctx context.Context, in *ssm.GetParametersInput, optFns ...func(*ssm.Options)) (*ssm.GetParametersOutput, error) {
+	if len(in.Names) > 0 && strings.Contains(in.Names[0], ".part-") {
+		c.once.Do(c.hook)
+	}
+	return c.Client.GetParameters(ctx, in, optFns...)
+}
+
+// TestLoadRacingACommit: a reader that fetched a manifest whose parts a
+// writer then superseded and deleted does not report the state corrupt: it
+// loads the newer commit.
+func TestLoadRacingACommit(t *testing.T) {
+	srv := emulator.NewTestServer(t)
+	cfg := srv.AWSConfig("us-east-1")
+	ctx := context.Background()
+	const name = "/ts/commit/race"
+	big := func(tag string) map[string][]byte {
+		st := map[string][]byte{}
+		for i := range 8 {
+			v := make([]byte, 2048)
+			for j := range v {
+				v[j] = byte(i*131 + j*7 + len(tag))
+			}
+			st[fmt.Sprintf("%s-%d", tag, i)] = v
+		}
+		return st
+	}
+	w, err := NewFromConfig(ctx, cfg, Config{ParameterName: name, KMSKey: DefaultKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Save(ctx, big("old")); err != nil {
+		t.Fatal(err)
+	}
+	if w.gen == 0 {
+		t.Fatal("the state is not multi-part; the test needs parts")
+	}
+	newer := big("new")
+	rc := &raceClient{Client: NewClient(cfg), hook: func() {
+		if err := w.Save(ctx, newer); err != nil {
+			t.Errorf("writer's commit during the read: %v", err)
+		}
+	}}
+	r, err := New(ctx, Config{Client: rc, ParameterName: name, KMSKey: DefaultKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := r.Load(ctx)
+	if err != nil {
+		t.Fatalf("load racing a commit: %v", err)
+	}
+	if len(got) != len(newer) || !bytes.Equal(got["new-0"], newer["new-0"]) {
+		t.Fatalf("loaded %d keys, want the newer state's %d", len(got), len(newer))
 	}
 }

@@ -150,27 +150,48 @@ func (b *Backend) Close() error { return nil }
 
 // Load reads the state. It never writes.
 func (b *Backend) Load(ctx context.Context) (_ map[string][]byte, err error) {
+	var loadErr error
 	defer func() { err = b.explain(storeerr.OpRead, err) }()
 	ctx, cancel := b.bound(ctx)
 	defer cancel()
-	main, side, err := b.getMain(ctx)
-	if err != nil {
-		return nil, err
+	var (
+		state map[string][]byte
+		m     *manifest
+	)
+	// A writer in another process deletes superseded parts right after it
+	// commits, so a reader that fetched the old manifest can find its parts
+	// gone. Content that does not decode is only corrupt if the main
+	// parameter is still the version that was decoded; otherwise the load
+	// starts again from the newer commit (a few times at most).
+	for attempt := 0; ; attempt++ {
+		main, side, err := b.getMain(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if attempt > 0 && main != nil && main.Version == b.version {
+			break // unchanged: the error of the last decode stands
+		}
+		b.corrupt, b.conflicted, b.pending = nil, nil, nil
+		b.gen, b.parts, b.onSide, b.version = 0, 0, false, 0
+		var src *types.Parameter
+		switch {
+		case main != nil:
+			src, b.version = main, main.Version
+		case side != nil:
+			// A move (delete and recreate of the main parameter) was cut
+			// short after the delete: the side parameter holds the state.
+			src, b.onSide = side, true
+		default:
+			return map[string][]byte{}, nil
+		}
+		state, m, err = b.decode(ctx, aws.ToString(src.Name), aws.ToString(src.Value))
+		if err == nil || !errors.Is(err, errCorrupt) || main == nil || attempt == 3 {
+			loadErr = err
+			break
+		}
+		loadErr = err
 	}
-	b.corrupt, b.conflicted, b.pending = nil, nil, nil
-	b.gen, b.parts, b.onSide, b.version = 0, 0, false, 0
-	var src *types.Parameter
-	switch {
-	case main != nil:
-		src, b.version = main, main.Version
-	case side != nil:
-		// A move (delete and recreate of the main parameter) was cut
-		// short after the delete: the side parameter holds the state.
-		src, b.onSide = side, true
-	default:
-		return map[string][]byte{}, nil
-	}
-	state, m, err := b.decode(ctx, aws.ToString(src.Name), aws.ToString(src.Value))
+	err = loadErr
 	if m != nil {
 		// Even when its parts are bad: they are superseded by the next
 		// commit and removed then.
