@@ -117,7 +117,15 @@ func Lookup(ctx context.Context, loc locator.Locator, opts Options) (*Report, er
 		}
 	}
 	cfg.Region = loc.Region
-	return LookupWith(ctx, cloudtrail.NewFromConfig(cfg), loc, opts)
+	// More attempts than the SDK's 3: LookupEvents is throttled at 2 calls a
+	// second, and its large pages meet aws-sdk-go-v2's closed-connection
+	// read error (aws/aws-sdk-go-v2#1825, #2737) often enough that three
+	// attempts have failed in a row on a loaded machine.
+	return LookupWith(ctx, cloudtrail.NewFromConfig(cfg, func(o *cloudtrail.Options) {
+		if o.RetryMaxAttempts < 10 {
+			o.RetryMaxAttempts = 10
+		}
+	}), loc, opts)
 }
 
 // LookupWith is Lookup with a given client.
